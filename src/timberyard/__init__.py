@@ -1,0 +1,3 @@
+"""Timberyard: a self-hosted log platform."""
+
+__version__ = "0.1.0"

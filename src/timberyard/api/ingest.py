@@ -1,0 +1,119 @@
+"""POST /v1/logs: decode a body in any format, validate, and hand rows to the pipeline."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from starlette.requests import Request
+from starlette.routing import Route
+
+from .. import formats
+from ..errors import ParseError, TimberyardError, ValidationIssue
+from ..model import Limits, normalise, parse_level
+from .common import JSONResponse, authenticate, read_body, services
+
+MAX_REPORTED_ERRORS = 100
+DEFAULT_PARAMS = ("source", "environment", "level", "dataset")
+
+
+def query_defaults(request: Request) -> dict[str, str]:
+    """The `source`, `environment`, `level`, `dataset` query defaults (SPEC §2.1)."""
+    defaults: dict[str, str] = {}
+    for name in DEFAULT_PARAMS:
+        value = request.query_params.get(name)
+        if value:
+            defaults["service" if name == "source" else name] = value
+    if "level" in defaults:
+        try:
+            defaults["level"] = parse_level(defaults["level"])
+        except ValidationIssue as issue:
+            raise TimberyardError("BAD_REQUEST", f"invalid level query parameter: {issue.reason}")
+    return defaults
+
+
+def decode_entries(
+    body: bytes, fmt: str, limits: Limits, now_ns: int
+) -> formats.Parsed:
+    """Parse a body; PARSE_ERROR when it cannot be, 400 beyond the entry limit."""
+    try:
+        parsed = formats.parser(fmt)(body, now_ns)
+    except ParseError as exc:
+        raise exc.to_api() from None
+    count = len(parsed.entries)
+    if count == 0:
+        raise TimberyardError("VALIDATION_ERROR", "the body holds no entries", issues=[])
+    if count > limits.max_entries:
+        raise TimberyardError(
+            "VALIDATION_ERROR",
+            f"{count} entries in one request; the limit is {limits.max_entries}",
+            issues=[],
+            limit=limits.max_entries,
+        )
+    return parsed
+
+
+def validate(
+    parsed: formats.Parsed, defaults: dict[str, str], limits: Limits, now_ns: int
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    """Canonical rows of the valid entries, and one error per invalid entry."""
+    rows: list[dict[str, Any]] = []
+    errors: list[dict[str, Any]] = []
+    lines = parsed.lines
+    for index, entry in enumerate(parsed.entries):
+        try:
+            rows.append(normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns))
+        except ValidationIssue as issue:
+            error: dict[str, Any] = {"index": index, "error": issue.reason}
+            if lines is not None:
+                error["line"] = lines[index]
+            errors.append(error)
+    return rows, errors
+
+
+async def ingest_body(
+    request: Request, body: bytes, project_id: str, limits: Limits
+) -> dict[str, Any]:
+    """Parse, validate and store a body; returns the success document."""
+    svc = services(request)
+    now_ns = svc.clock.now_ns()
+    fmt = formats.resolve(
+        request.query_params.get("format"), request.headers.get("content-type"), body
+    )
+    defaults = query_defaults(request)
+    parsed = decode_entries(body, fmt, limits, now_ns)
+    rows, errors = validate(parsed, defaults, limits, now_ns)
+    strict = request.query_params.get("strict", "").lower() in ("1", "true", "yes")
+    if errors and (strict or not rows):
+        first = errors[0]
+        where = f"line {first['line']}" if "line" in first else f"entry {first['index']}"
+        raise TimberyardError(
+            "VALIDATION_ERROR",
+            f"{len(errors)} invalid entr{'y' if len(errors) == 1 else 'ies'};"
+            f" {where}: {first['error']}",
+            issues=errors[:MAX_REPORTED_ERRORS],
+        )
+    await svc.pipeline.submit(project_id, rows)
+    result: dict[str, Any] = {
+        "success": True,
+        "count": len(rows),
+        "accepted": len(rows),
+        "rejected": len(errors),
+        "bytesIngested": len(body),
+        "limitReached": False,
+        "timestamp": svc.clock.now_ms(),
+    }
+    if errors:
+        result["errors"] = errors[:MAX_REPORTED_ERRORS]
+    return result
+
+
+async def post_logs(request: Request) -> JSONResponse:
+    """POST /v1/logs with a server or ingest key."""
+    svc = services(request)
+    key = authenticate(request, "ingest")
+    body = await read_body(request, svc.limits.max_body_bytes)
+    result = await ingest_body(request, body, key.project_id, svc.limits)
+    return JSONResponse(result)
+
+
+routes = [Route("/v1/logs", post_logs, methods=["POST"])]

@@ -1,0 +1,87 @@
+"""`timberyard serve` and `timberyard init`."""
+
+from __future__ import annotations
+
+import argparse
+import logging
+import sys
+from typing import Any
+
+import msgspec
+
+from ..settings import Settings
+from ..storage.meta import PLANS, MetaStore
+
+
+def register(sub: Any) -> None:
+    serve = sub.add_parser("serve", help="run the server (embedded ClickHouse by default)")
+    serve.add_argument("--data", help="data folder (default ./timberyard-data)")
+    serve.add_argument("--host", help="address to listen on (default 127.0.0.1)")
+    serve.add_argument("--port", type=int, help="port (default 8080)")
+    serve.add_argument(
+        "--storage", help="ClickHouse server instead of embedded: http://host:8123/db"
+    )
+    serve.set_defaults(handler=run_serve)
+
+    init = sub.add_parser("init", help="create an organisation, a project and a server key")
+    init.add_argument("--data", help="data folder (default ./timberyard-data)")
+    init.add_argument("--plan", choices=PLANS, default="free", help="plan of the organisation")
+    init.add_argument("--name", default="default", help="name of the organisation and project")
+    init.set_defaults(handler=run_init)
+
+
+def _settings(args: argparse.Namespace) -> Settings:
+    return Settings.from_env(
+        data_dir=getattr(args, "data", None),
+        host=getattr(args, "host", None),
+        port=getattr(args, "port", None),
+        storage=getattr(args, "storage", None),
+    )
+
+
+def run_serve(args: argparse.Namespace) -> int:
+    """Run the HTTP server until SIGTERM/SIGINT, then flush and exit."""
+    import uvicorn
+
+    from ..app import create_app
+
+    settings = _settings(args)
+    logging.basicConfig(
+        level=settings.log_level.upper(),
+        format="%(asctime)s %(levelname)s %(name)s: %(message)s",
+        stream=sys.stderr,
+    )
+    app = create_app(settings)
+    where = settings.storage or f"embedded ClickHouse in {settings.data_dir.resolve()}"
+    logging.getLogger("timberyard").info(
+        "timberyard listening on http://%s:%d (storage: %s)", settings.host, settings.port, where
+    )
+    uvicorn.run(
+        app,
+        host=settings.host,
+        port=settings.port,
+        log_level=settings.log_level.lower(),
+        access_log=False,
+        loop="auto",
+        http="auto",
+        timeout_graceful_shutdown=30,
+    )
+    return 0
+
+
+def run_init(args: argparse.Namespace) -> int:
+    """Create an organisation, project and server key; print them as one JSON object."""
+    settings = _settings(args)
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    meta = MetaStore(settings.metadata_url)
+    meta.create()
+    token = meta.ensure_admin_token()
+    org = meta.create_organisation(args.name, args.plan)
+    project = meta.create_project(org["id"], args.name)
+    _, secret = meta.create_key(project["id"], "server")
+    out: dict[str, Any] = {"organisation": org["id"], "project": project["id"], "key": secret}
+    if token:
+        out["adminToken"] = token
+    meta.close()
+    sys.stdout.write(msgspec.json.encode(out).decode() + "\n")
+    return 0

@@ -1,0 +1,81 @@
+"""Bytes in, entries out: the body formats of POST /v1/logs and their resolution.
+
+Every parser is a pure function `parse(body: bytes, now_ns: int) -> Parsed`
+that raises only `timberyard.errors.ParseError`.
+"""
+
+from __future__ import annotations
+
+import importlib
+from collections.abc import Callable
+
+from ..errors import TimberyardError
+from .base import Parsed
+
+# format name -> module that implements it (imported on first use).
+_MODULES: dict[str, str] = {
+    "json": "json_",
+    "jsonl": "jsonl",
+    "syslog": "syslog",
+    "text": "text",
+    "csv": "csv_",
+    "obl": "obl",
+    "otlp": "otlp",
+}
+FORMATS: tuple[str, ...] = tuple(_MODULES)
+
+# Content-Type (without parameters, lower case) -> format.
+CONTENT_TYPES: dict[str, str] = {
+    "application/json": "json",
+    "text/json": "json",
+    "application/x-ndjson": "jsonl",
+    "application/ndjson": "jsonl",
+    "application/jsonl": "jsonl",
+    "application/x-jsonlines": "jsonl",
+    "application/jsonlines": "jsonl",
+    "application/x-syslog": "syslog",
+    "text/plain": "text",
+    "text/csv": "csv",
+    "text/tab-separated-values": "csv",
+    "application/x-obl": "obl",
+    "application/x-protobuf": "otlp",
+    "application/protobuf": "otlp",
+}
+
+# Content types that say nothing about the format: fall through to sniffing.
+_UNINFORMATIVE = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
+
+
+def parser(name: str) -> Callable[[bytes, int], Parsed]:
+    """The parse function of a format."""
+    module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
+    return module.parse  # type: ignore[no-any-return]
+
+
+def resolve(format_param: str | None, content_type: str | None, body: bytes) -> str:
+    """The format of a body: `?format=` first, then Content-Type, then sniffing."""
+    if format_param:
+        name = format_param.strip().lower()
+        if name == "ndjson":
+            name = "jsonl"
+        if name not in _MODULES:
+            raise TimberyardError(
+                "UNSUPPORTED_MEDIA_TYPE",
+                f"unknown format {format_param!r}: expected one of {', '.join(FORMATS)}",
+            )
+        return name
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media not in _UNINFORMATIVE:
+        found = CONTENT_TYPES.get(media)
+        if found:
+            if found == "json" and b'"resourceLogs"' in body[:4096]:
+                return "otlp"
+            return found
+        if media.endswith("+json"):
+            return "json"
+    from .detect import sniff
+
+    return sniff(body)
+
+
+__all__ = ["FORMATS", "CONTENT_TYPES", "Parsed", "parser", "resolve"]

@@ -1,0 +1,52 @@
+"""JSON bodies: {"logs": [...]}, {"entries": [...]}, a bare array or one object."""
+
+from __future__ import annotations
+
+import re
+
+import msgspec
+
+from ..errors import ParseError
+from .base import Parsed, line_of
+
+_decode = msgspec.json.Decoder().decode
+_BYTE = re.compile(r"\(byte (\d+)\)")
+
+
+def decode(body: bytes) -> object:
+    """Decode JSON, turning msgspec's error into a located ParseError."""
+    try:
+        return _decode(body)
+    except msgspec.DecodeError as exc:
+        text = str(exc)
+        match = _BYTE.search(text)
+        if match:
+            line, column = line_of(body, int(match.group(1)))
+            return _raise(f"invalid JSON ({_reason(text)})", line, column)
+        return _raise(f"invalid JSON ({_reason(text)})", None, None)
+
+
+def _reason(text: str) -> str:
+    return _BYTE.sub("", text).replace("JSON is malformed: ", "").strip().rstrip(".").lower()
+
+
+def _raise(message: str, line: int | None, column: int | None) -> object:
+    raise ParseError(message, line, column)
+
+
+def parse(body: bytes, now_ns: int = 0) -> Parsed:
+    """Parse a JSON body into raw entries."""
+    if not body.strip():
+        raise ParseError("empty body: expected a JSON object or array")
+    value = decode(body)
+    if isinstance(value, list):
+        return Parsed(value)
+    if isinstance(value, dict):
+        for key in ("logs", "entries"):
+            if key in value:
+                entries = value[key]
+                if not isinstance(entries, list):
+                    raise ParseError(f'"{key}" must be an array of entries')
+                return Parsed(entries)
+        return Parsed([value])
+    raise ParseError(f"expected a JSON object or array, got {type(value).__name__}")

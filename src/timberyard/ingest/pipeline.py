@@ -1,0 +1,293 @@
+"""The ingestion pipeline: canonical rows -> WAL (group commit) -> batches -> entry store."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import time
+import uuid
+from collections import deque
+from collections.abc import Callable
+from pathlib import Path
+from typing import Any
+
+import msgspec
+
+from ..errors import TimberyardError
+from ..storage.entries import EntryStore, StoreUnavailable
+from .wal import Checkpoint, Record, WriteAheadLog
+
+log = logging.getLogger(__name__)
+
+Listener = Callable[[str, list[dict[str, Any]]], None]
+
+
+class Pipeline:
+    """Makes accepted rows durable at once and stores them in large batches."""
+
+    def __init__(
+        self,
+        store: EntryStore,
+        wal_dir: Path,
+        *,
+        batch_rows: int = 50_000,
+        batch_seconds: float = 0.25,
+        max_unflushed_bytes: int = 256 * 1024 * 1024,
+        segment_bytes: int = 64 * 1024 * 1024,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self.store = store
+        self.wal = WriteAheadLog(wal_dir, segment_bytes)
+        self.batch_rows = batch_rows
+        self.batch_seconds = batch_seconds
+        self.max_unflushed_bytes = max_unflushed_bytes
+        self.clock = clock
+        self.listeners: list[Listener] = []
+        self.node_id = ""
+        self._encode_lines = msgspec.json.Encoder().encode_lines
+        self._queue: deque[tuple[Record, float]] = deque()
+        self._queued_rows = 0
+        self._unflushed_bytes = 0
+        self._pending: list[tuple[bytes, int, asyncio.Future[int]]] = []
+        self._write_wake = asyncio.Event()
+        self._flush_wake = asyncio.Event()
+        self._forced: Checkpoint | None = None
+        self._checkpoint = Checkpoint()
+        self._last_id = 0
+        self._tasks: list[asyncio.Task[None]] = []
+        self._stopping = False
+        self._store_error: str | None = None
+        self.flushed_rows = 0
+
+    # -- life cycle ---------------------------------------------------------
+
+    async def start(self) -> None:
+        """Open the WAL, queue what a previous run left unflushed, start the workers."""
+        node_file = self.wal.folder / "node-id"
+        self.wal.folder.mkdir(parents=True, exist_ok=True)
+        if not node_file.exists():
+            node_file.write_text(uuid.uuid4().hex)
+        self.node_id = node_file.read_text().strip()
+        checkpoint, records = await asyncio.to_thread(self.wal.open)
+        self._checkpoint = checkpoint
+        if (
+            checkpoint.pending_last > checkpoint.flushed
+            and records
+            and records[0].seq == checkpoint.pending_first
+        ):
+            # The batch in flight when the last run stopped: retry it exactly,
+            # with its token, so that a batch the store did take is not stored twice.
+            self._forced = checkpoint
+        now = self.clock()
+        for record in records:
+            self._queue.append((record, now))
+            self._queued_rows += record.rows
+            self._unflushed_bytes += len(record.payload)
+        if records:
+            log.info("replaying %d unflushed rows from the write-ahead log", self._queued_rows)
+        self._tasks = [
+            asyncio.create_task(self._writer(), name="wal-writer"),
+            asyncio.create_task(self._flusher(), name="store-flusher"),
+        ]
+        self._flush_wake.set()
+
+    async def stop(self, timeout: float = 30.0) -> None:
+        """Flush everything accepted, then stop; what cannot be flushed stays in the WAL."""
+        self._stopping = True
+        self._write_wake.set()
+        self._flush_wake.set()
+        try:
+            await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
+        except asyncio.TimeoutError:
+            log.warning("store flush did not finish in %.0fs; the WAL keeps the rest", timeout)
+            for task in self._tasks:
+                task.cancel()
+        self.wal.close()
+
+    # -- accepting ----------------------------------------------------------
+
+    def check_capacity(self) -> None:
+        """Refuse new rows while too much is waiting for an unreachable store."""
+        if self._unflushed_bytes > self.max_unflushed_bytes:
+            raise TimberyardError(
+                "UNAVAILABLE",
+                "the log store is unreachable and the write-ahead log is full; retry later",
+                headers={"Retry-After": "5"},
+                retryAfter=5,
+            )
+        if self._stopping:
+            raise TimberyardError(
+                "UNAVAILABLE", "the server is shutting down; retry later",
+                headers={"Retry-After": "2"}, retryAfter=2,
+            )
+
+    def assign_ids(self, count: int) -> int:
+        """The first of `count` new ids, unique and increasing in arrival order."""
+        base = max(self._last_id + 1, int(self.clock() * 1000) << 20)
+        self._last_id = base + count - 1
+        return base
+
+    async def submit(self, project_id: str, rows: list[dict[str, Any]]) -> int:
+        """Make rows durable; returns when they are fsynced in the WAL.
+
+        Sets `project_id`, `id` and `received_at` on every row.
+        """
+        self.check_capacity()
+        if not rows:
+            return 0
+        now = self.clock()
+        received = f"{now:.3f}"
+        next_id = self.assign_ids(len(rows))
+        for row in rows:
+            row["project_id"] = project_id
+            row["id"] = next_id
+            row["received_at"] = received
+            next_id += 1
+        payload = self._encode_lines(rows)
+        future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
+        self._pending.append((payload, len(rows), future))
+        self._write_wake.set()
+        seq = await future
+        for listener in self.listeners:
+            try:
+                listener(project_id, rows)
+            except Exception:  # a listener never fails ingestion
+                log.exception("ingest listener failed")
+        return seq
+
+    # -- workers ------------------------------------------------------------
+
+    async def _writer(self) -> None:
+        while True:
+            await self._write_wake.wait()
+            self._write_wake.clear()
+            while self._pending:
+                group, self._pending = self._pending, []
+                try:
+                    seqs = await asyncio.to_thread(self.wal.write, [p for p, _, _ in group])
+                except OSError as exc:
+                    log.error("write-ahead log append failed: %s", exc)
+                    error = TimberyardError(
+                        "UNAVAILABLE", f"cannot write the write-ahead log: {exc.strerror}",
+                        headers={"Retry-After": "5"}, retryAfter=5,
+                    )
+                    for _, _, future in group:
+                        if not future.done():
+                            future.set_exception(error)
+                    continue
+                now = self.clock()
+                for (payload, rows, future), seq in zip(group, seqs, strict=True):
+                    self._queue.append((Record(seq, payload, rows), now))
+                    self._queued_rows += rows
+                    self._unflushed_bytes += len(payload)
+                    if not future.done():
+                        future.set_result(seq)
+                if self._queued_rows >= self.batch_rows:
+                    self._flush_wake.set()
+            if self._stopping and not self._pending:
+                self._flush_wake.set()
+                return
+
+    async def _flusher(self) -> None:
+        backoff = 0.1
+        while True:
+            if not self._queue:
+                if self._stopping and not self._pending and self._writer_done():
+                    await asyncio.to_thread(self._final_checkpoint)
+                    return
+                self._flush_wake.clear()
+                await self._wait(self.batch_seconds)
+                continue
+            oldest = self._queue[0][1]
+            due = oldest + self.batch_seconds - self.clock()
+            if self._queued_rows < self.batch_rows and due > 0 and not self._stopping:
+                self._flush_wake.clear()
+                await self._wait(due)
+                continue
+            batch = self._take_batch()
+            try:
+                await asyncio.to_thread(self._insert, batch)
+            except StoreUnavailable as exc:
+                if self._store_error is None:
+                    log.error("entry store unavailable, keeping rows in the WAL: %s", exc)
+                self._store_error = str(exc)
+                if self._stopping and backoff >= 2:
+                    return  # leave the rest to the next start; the WAL has it
+                await asyncio.sleep(backoff)
+                backoff = min(backoff * 2, 5.0)
+                continue
+            if self._store_error is not None:
+                log.info("entry store reachable again")
+            self._store_error = None
+            backoff = 0.1
+            for _ in batch:
+                record, _ = self._queue.popleft()
+                self._queued_rows -= record.rows
+                self._unflushed_bytes -= len(record.payload)
+                self.flushed_rows += record.rows
+
+    def _writer_done(self) -> bool:
+        return bool(self._tasks) and self._tasks[0].done()
+
+    async def _wait(self, seconds: float) -> None:
+        try:
+            await asyncio.wait_for(self._flush_wake.wait(), max(seconds, 0.001))
+        except asyncio.TimeoutError:
+            pass
+
+    def _take_batch(self) -> list[Record]:
+        forced = self._forced
+        batch: list[Record] = []
+        rows = 0
+        for record, _ in self._queue:
+            if forced is not None:
+                if record.seq > forced.pending_last:
+                    break
+            elif batch and rows + record.rows > self.batch_rows:
+                break
+            batch.append(record)
+            rows += record.rows
+        return batch
+
+    def _insert(self, batch: list[Record]) -> None:
+        first, last = batch[0].seq, batch[-1].seq
+        forced = self._forced
+        if forced is not None and forced.pending_first <= first and last <= forced.pending_last:
+            token = forced.pending_token
+        else:
+            token = f"{self.node_id}:{first}-{last}"
+            self._checkpoint = Checkpoint(
+                flushed=self._checkpoint.flushed,
+                pending_first=first,
+                pending_last=last,
+                pending_token=token,
+            )
+            self.wal.write_checkpoint(self._checkpoint)
+        self.store.insert_rows(b"".join(r.payload for r in batch), token)
+        self._forced = None
+        self._checkpoint = Checkpoint(flushed=last)
+        self.wal.write_checkpoint(self._checkpoint)
+        self.wal.drop_flushed(last)
+
+    def _final_checkpoint(self) -> None:
+        self.wal.write_checkpoint(self._checkpoint)
+
+    # -- introspection --------------------------------------------------------
+
+    def stats(self) -> dict[str, Any]:
+        """Queue depth and store health, for /health and tests."""
+        return {
+            "queuedRows": self._queued_rows,
+            "unflushedBytes": self._unflushed_bytes,
+            "flushedRows": self.flushed_rows,
+            "storeError": self._store_error,
+        }
+
+    async def wait_flushed(self, timeout: float = 10.0) -> None:
+        """Wait until everything accepted so far is in the store (tests, benchmarks)."""
+        deadline = time.monotonic() + timeout
+        while (self._queue or self._pending) and time.monotonic() < deadline:
+            self._flush_wake.set()
+            await asyncio.sleep(0.01)
+        if self._queue or self._pending:
+            raise TimeoutError(f"{self._queued_rows} rows still unflushed after {timeout}s")

@@ -1,0 +1,194 @@
+"""The write-ahead log: append-only segments of checksummed records, fsynced in groups.
+
+A record holds one request's canonical rows as JSONEachRow text, ready to be
+inserted. Records carry increasing sequence numbers; `checkpoint.json` says
+which have reached the entry store and which batch was being inserted, so a
+restart replays the rest and retries that batch with its deduplication token.
+"""
+
+from __future__ import annotations
+
+import logging
+import os
+import struct
+import zlib
+from collections.abc import Iterator
+from dataclasses import dataclass
+from pathlib import Path
+from typing import BinaryIO
+
+import msgspec
+
+log = logging.getLogger(__name__)
+
+_HEADER = struct.Struct("<IIQ")  # payload length, crc32 of payload, sequence number
+_MAGIC = b"TYWAL001"
+
+
+@dataclass
+class Record:
+    """One committed record: its sequence number and its JSONEachRow payload."""
+
+    seq: int
+    payload: bytes
+    rows: int
+
+
+class Checkpoint(msgspec.Struct):
+    """What reached the store: everything up to `flushed`, and the batch in flight."""
+
+    flushed: int = 0
+    pending_first: int = 0
+    pending_last: int = 0
+    pending_token: str = ""
+
+
+class WriteAheadLog:
+    """Segments `seg-<first seq>.wal` in a folder, plus `checkpoint.json`."""
+
+    def __init__(self, folder: Path, segment_bytes: int = 64 * 1024 * 1024) -> None:
+        self.folder = folder
+        self.segment_bytes = segment_bytes
+        self.next_seq = 1
+        self._file: BinaryIO | None = None
+        self._file_path: Path | None = None
+        self._file_size = 0
+        self._segments: list[tuple[int, Path]] = []  # (first seq, path), oldest first
+
+    # -- start-up -----------------------------------------------------------
+
+    def open(self) -> tuple[Checkpoint, list[Record]]:
+        """Scan the folder; returns the checkpoint and the records not yet flushed."""
+        self.folder.mkdir(parents=True, exist_ok=True)
+        checkpoint = self.read_checkpoint()
+        pending: list[Record] = []
+        paths = sorted(self.folder.glob("seg-*.wal"))
+        last_seq = checkpoint.flushed
+        for index, path in enumerate(paths):
+            first = int(path.stem.split("-", 1)[1])
+            self._segments.append((first, path))
+            is_last = index == len(paths) - 1
+            for record in self._read_segment(path, truncate_tail=is_last):
+                last_seq = max(last_seq, record.seq)
+                if record.seq > checkpoint.flushed:
+                    pending.append(record)
+        self.next_seq = last_seq + 1
+        self._start_segment()
+        self.drop_flushed(checkpoint.flushed)
+        return checkpoint, pending
+
+    def _read_segment(self, path: Path, truncate_tail: bool) -> Iterator[Record]:
+        data = path.read_bytes()
+        if not data.startswith(_MAGIC):
+            log.warning("wal segment %s has no header; ignoring it", path)
+            return
+        offset = len(_MAGIC)
+        good_end = offset
+        while offset + _HEADER.size <= len(data):
+            length, crc, seq = _HEADER.unpack_from(data, offset)
+            start = offset + _HEADER.size
+            end = start + length
+            if end > len(data):
+                break
+            payload = data[start:end]
+            if zlib.crc32(payload) != crc:
+                break
+            yield Record(seq, payload, payload.count(b"\n"))
+            offset = good_end = end
+        if good_end < len(data):
+            # A torn write at the tail: the request that wrote it never got its 200.
+            log.warning("wal segment %s: dropping %d torn bytes at the end", path, len(data) - good_end)
+            if truncate_tail:
+                with path.open("r+b") as handle:
+                    handle.truncate(good_end)
+                    handle.flush()
+                    os.fsync(handle.fileno())
+
+    # -- appending (called from the writer thread) ---------------------------
+
+    def _start_segment(self) -> None:
+        if self._file is not None:
+            self._file.close()
+        path = self.folder / f"seg-{self.next_seq:020d}.wal"
+        self._file = path.open("ab")
+        if self._file.tell() == 0:
+            self._file.write(_MAGIC)
+        self._file_path = path
+        self._file_size = self._file.tell()
+        if not self._segments or self._segments[-1][1] != path:
+            self._segments.append((self.next_seq, path))
+        self._sync_folder()
+
+    def write(self, payloads: list[bytes]) -> list[int]:
+        """Append records and fsync once; returns their sequence numbers."""
+        assert self._file is not None
+        if self._file_size >= self.segment_bytes:
+            self._start_segment()
+        seqs = []
+        chunks = []
+        for payload in payloads:
+            seq = self.next_seq
+            self.next_seq += 1
+            chunks.append(_HEADER.pack(len(payload), zlib.crc32(payload), seq))
+            chunks.append(payload)
+            seqs.append(seq)
+        blob = b"".join(chunks)
+        try:
+            self._file.write(blob)
+            self._file.flush()
+            os.fsync(self._file.fileno())
+        except OSError:
+            # Leave no torn record behind for the next append to follow.
+            self.next_seq -= len(payloads)
+            self._file.truncate(self._file_size)
+            raise
+        self._file_size += len(blob)
+        return seqs
+
+    # -- checkpoints and clean-up --------------------------------------------
+
+    def read_checkpoint(self) -> Checkpoint:
+        path = self.folder / "checkpoint.json"
+        if not path.exists():
+            return Checkpoint()
+        try:
+            return msgspec.json.decode(path.read_bytes(), type=Checkpoint)
+        except (msgspec.DecodeError, OSError) as exc:
+            raise RuntimeError(f"cannot read {path}: {exc}; the write-ahead log needs it") from exc
+
+    def write_checkpoint(self, checkpoint: Checkpoint) -> None:
+        """Replace the checkpoint atomically and durably."""
+        path = self.folder / "checkpoint.json"
+        tmp = path.with_suffix(".tmp")
+        with tmp.open("wb") as handle:
+            handle.write(msgspec.json.encode(checkpoint))
+            handle.flush()
+            os.fsync(handle.fileno())
+        os.replace(tmp, path)
+        self._sync_folder()
+
+    def drop_flushed(self, flushed: int) -> None:
+        """Delete whole segments whose records have all reached the store."""
+        keep: list[tuple[int, Path]] = []
+        for index, (first, path) in enumerate(self._segments):
+            following = self._segments[index + 1][0] if index + 1 < len(self._segments) else None
+            if following is not None and following - 1 <= flushed and path != self._file_path:
+                path.unlink(missing_ok=True)
+            else:
+                keep.append((first, path))
+        self._segments = keep
+
+    def _sync_folder(self) -> None:
+        fd = os.open(self.folder, os.O_RDONLY)
+        try:
+            os.fsync(fd)
+        finally:
+            os.close(fd)
+
+    def close(self) -> None:
+        if self._file is not None:
+            self._file.close()
+            self._file = None
+
+    def size_on_disk(self) -> int:
+        return sum(path.stat().st_size for _, path in self._segments if path.exists())

@@ -1,0 +1,100 @@
+"""Every setting in one table: name, default, environment variable and help."""
+
+from __future__ import annotations
+
+import os
+from dataclasses import dataclass, field, fields, replace
+from pathlib import Path
+from typing import Any
+
+
+def _setting(default: Any, env: str, help: str) -> Any:
+    return field(default=default, metadata={"env": env, "help": help})
+
+
+@dataclass(frozen=True)
+class Settings:
+    """The server's configuration; `from_env()` reads the TIMBERYARD_* variables."""
+
+    data_dir: Path = _setting(
+        Path("./timberyard-data"), "TIMBERYARD_DATA", "data folder: WAL, embedded ClickHouse, metadata"
+    )
+    host: str = _setting("127.0.0.1", "TIMBERYARD_HOST", "address to listen on")
+    port: int = _setting(8080, "TIMBERYARD_PORT", "port to listen on")
+    storage: str | None = _setting(
+        None,
+        "TIMBERYARD_STORAGE",
+        "ClickHouse server DSN (http://host:8123/db or clickhouse://...); empty: embedded chDB",
+    )
+    database: str = _setting("timberyard", "TIMBERYARD_DATABASE", "ClickHouse database name")
+    meta_url: str | None = _setting(
+        None,
+        "TIMBERYARD_META_URL",
+        "SQLAlchemy URL of the metadata store; empty: SQLite file in the data folder",
+    )
+    admin_token: str | None = _setting(
+        None, "TIMBERYARD_ADMIN_TOKEN", "admin token for /v1/admin (else the one `init` generated)"
+    )
+    public_url: str = _setting(
+        "", "TIMBERYARD_PUBLIC_URL", "URL of this server as users reach it, for links in notifications"
+    )
+    max_entries: int = _setting(1000, "TIMBERYARD_MAX_ENTRIES", "entries per ingestion request")
+    max_message_bytes: int = _setting(65536, "TIMBERYARD_MAX_MESSAGE_BYTES", "bytes per message")
+    max_body_bytes: int = _setting(
+        10 * 1024 * 1024, "TIMBERYARD_MAX_BODY_BYTES", "bytes per request body (after gunzip)"
+    )
+    batch_rows: int = _setting(50_000, "TIMBERYARD_BATCH_ROWS", "rows per insert into ClickHouse")
+    batch_seconds: float = _setting(
+        0.25, "TIMBERYARD_BATCH_SECONDS", "longest wait before a partial batch is inserted"
+    )
+    wal_max_bytes: int = _setting(
+        256 * 1024 * 1024,
+        "TIMBERYARD_WAL_MAX_BYTES",
+        "unflushed WAL bytes beyond which ingestion answers 503 (store unreachable)",
+    )
+    wal_segment_bytes: int = _setting(
+        64 * 1024 * 1024, "TIMBERYARD_WAL_SEGMENT_BYTES", "size of one WAL segment file"
+    )
+    log_level: str = _setting("info", "TIMBERYARD_LOG_LEVEL", "server log level")
+
+    @classmethod
+    def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:
+        """Defaults, then TIMBERYARD_* variables, then explicit overrides (CLI flags)."""
+        environ = dict(os.environ if environ is None else environ)
+        values: dict[str, Any] = {}
+        for item in fields(cls):
+            raw = environ.get(item.metadata["env"])
+            if raw is not None and raw != "":
+                values[item.name] = _convert(item.default, raw)
+        values.update({k: v for k, v in overrides.items() if v is not None})
+        if "data_dir" in values:
+            values["data_dir"] = Path(values["data_dir"])
+        return replace(cls(), **values)
+
+    @property
+    def wal_dir(self) -> Path:
+        return self.data_dir / "wal"
+
+    @property
+    def metadata_url(self) -> str:
+        return self.meta_url or f"sqlite:///{(self.data_dir / 'meta.sqlite3').resolve()}"
+
+
+def _convert(default: Any, raw: str) -> Any:
+    if isinstance(default, bool):
+        return raw.lower() in ("1", "true", "yes", "on")
+    if isinstance(default, int):
+        return int(raw)
+    if isinstance(default, float):
+        return float(raw)
+    if isinstance(default, Path):
+        return Path(raw)
+    return raw
+
+
+def describe() -> list[tuple[str, str, str, str]]:
+    """(name, default, env var, help) for every setting: the documentation table."""
+    return [
+        (item.name, str(item.default), item.metadata["env"], item.metadata["help"])
+        for item in fields(Settings)
+    ]

@@ -1,0 +1,89 @@
+"""The ClickHouse schema of the entry store, as numbered migrations."""
+
+from __future__ import annotations
+
+# Column name -> ClickHouse type, in table order. The query compiler reads
+# this to know which columns exist and how to compare them.
+COLUMNS: dict[str, str] = {
+    "project_id": "LowCardinality(String)",
+    "timestamp": "DateTime64(9)",
+    "id": "UInt64",
+    "received_at": "DateTime64(3)",
+    "level": "LowCardinality(String)",
+    "severity": "UInt8",
+    "message": "String",
+    "service": "LowCardinality(String)",
+    "environment": "LowCardinality(String)",
+    "dataset": "LowCardinality(String)",
+    "host": "LowCardinality(String)",
+    "instance_id": "LowCardinality(String)",
+    "version": "LowCardinality(String)",
+    "user_id": "String",
+    "session_id": "String",
+    "request_id": "String",
+    "flow_id": "String",
+    "trace_id": "String",
+    "span_id": "String",
+    "step_index": "Nullable(UInt16)",
+    "error_name": "LowCardinality(String)",
+    "error_stack": "String",
+    "tags": "Array(LowCardinality(String))",
+    "fields": "String",
+}
+
+_CODECS: dict[str, str] = {
+    "timestamp": "CODEC(Delta, ZSTD(1))",
+    "id": "CODEC(Delta, ZSTD(1))",
+    "received_at": "CODEC(Delta, ZSTD(1))",
+    "message": "CODEC(ZSTD(3))",
+    "user_id": "CODEC(ZSTD(1))",
+    "session_id": "CODEC(ZSTD(1))",
+    "request_id": "CODEC(ZSTD(1))",
+    "flow_id": "CODEC(ZSTD(1))",
+    "trace_id": "CODEC(ZSTD(1))",
+    "span_id": "CODEC(ZSTD(1))",
+    "error_stack": "CODEC(ZSTD(3))",
+    "fields": "CODEC(ZSTD(3))",
+}
+
+_INDEXES = [
+    # Full-text index over lower-cased whole tokens of the message.
+    "INDEX idx_message message TYPE text(tokenizer = splitByNonAlpha, preprocessor = lower(message))",
+    "INDEX idx_session session_id TYPE bloom_filter(0.001) GRANULARITY 1",
+    "INDEX idx_request request_id TYPE bloom_filter(0.001) GRANULARITY 1",
+    "INDEX idx_flow flow_id TYPE bloom_filter(0.001) GRANULARITY 1",
+    "INDEX idx_trace trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
+    "INDEX idx_user user_id TYPE bloom_filter(0.001) GRANULARITY 1",
+    # Tokens of the free-form fields' JSON text, to skip granules on fields.x:value.
+    "INDEX idx_fields lower(fields) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1",
+]
+
+
+def _create_logs(db: str) -> str:
+    columns = [f"`{name}` {kind} {_CODECS.get(name, '')}".rstrip() for name, kind in COLUMNS.items()]
+    body = ",\n  ".join(columns + _INDEXES)
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.logs (\n  {body}\n)\n"
+        "ENGINE = MergeTree\n"
+        "PARTITION BY toDate(timestamp)\n"
+        "ORDER BY (project_id, timestamp, id)\n"
+        # Retried batches carry the same deduplication token and are stored once.
+        "SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192"
+    )
+
+
+def _create_meta(db: str) -> str:
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.schema_version "
+        "(version UInt32, applied_at DateTime DEFAULT now()) ENGINE = MergeTree ORDER BY version"
+    )
+
+
+# Each migration is a list of statements; index + 1 is the schema version it
+# brings a database to. Append only: never edit a migration that has shipped.
+MIGRATIONS: list[list] = [
+    [_create_logs],
+]
+
+SCHEMA_VERSION = len(MIGRATIONS)
+BOOTSTRAP = _create_meta

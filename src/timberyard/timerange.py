@@ -1,0 +1,41 @@
+"""Instants in query parameters: ISO 8601, milliseconds, `now` and relative `-15m`."""
+
+from __future__ import annotations
+
+import re
+
+from .errors import TimberyardError, ValidationIssue
+from .model import parse_time
+
+_UNITS_NS = {
+    "ms": 1_000_000,
+    "s": 1_000_000_000,
+    "m": 60 * 1_000_000_000,
+    "h": 3600 * 1_000_000_000,
+    "d": 86400 * 1_000_000_000,
+    "w": 7 * 86400 * 1_000_000_000,
+}
+_RELATIVE = re.compile(r"^(?:now)?\s*([+-])\s*(\d{1,9})\s*(ms|s|m|h|d|w)$")
+
+
+def parse_instant(name: str, value: str, now_ns: int) -> int:
+    """Nanoseconds for a `from`/`to` value, or a 400 naming the parameter."""
+    text = value.strip().lower()
+    if text == "now":
+        return now_ns
+    match = _RELATIVE.match(text)
+    if match:
+        sign, amount, unit = match.groups()
+        delta = int(amount) * _UNITS_NS[unit]
+        return now_ns - delta if sign == "-" else now_ns + delta
+    if text.isdigit():
+        # Plain numbers in query parameters are milliseconds since the epoch (SPEC §3.2).
+        return int(text) * 1_000_000
+    try:
+        return parse_time(value.strip())
+    except ValidationIssue:
+        raise TimberyardError(
+            "BAD_REQUEST",
+            f"invalid {name} {value!r}: expected ISO 8601 (2024-01-15T10:30:00Z),"
+            " milliseconds since the epoch, 'now' or a relative time such as -15m, -24h, -7d",
+        ) from None
