@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import argparse
 import logging
+import signal
 import sys
 from typing import Any
 
@@ -56,6 +57,10 @@ def run_serve(args: argparse.Namespace) -> int:
     logging.getLogger("timberyard").info(
         "timberyard listening on http://%s:%d (storage: %s)", settings.host, settings.port, where
     )
+    # uvicorn re-raises the signal it caught once shutdown is complete; by then
+    # everything accepted is flushed, so that signal means a clean exit.
+    for signum in (signal.SIGTERM, signal.SIGINT):
+        signal.signal(signum, _exit_cleanly)
     uvicorn.run(
         app,
         host=settings.host,
@@ -67,6 +72,10 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_graceful_shutdown=30,
     )
     return 0
+
+
+def _exit_cleanly(signum: int, frame: Any) -> None:
+    raise SystemExit(0)
 
 
 def run_init(args: argparse.Namespace) -> int:
