@@ -23,7 +23,7 @@ def store(chdb_path: Path) -> Any:
 
 
 def rows(prefix: str, n: int) -> list[dict[str, Any]]:
-    return [{"message": f"{prefix}-{i}", "level": "info", "severity": 2, "timestamp": "1705312200.000000000"} for i in range(n)]
+    return [{"message": f"{prefix}-{i}", "level": "info", "severity": 2, "ts_ns": 1705312200 * 10**9} for i in range(n)]
 
 
 def count(store: EntryStore, like: str = "%") -> int:

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import datetime, timedelta, timezone
 from typing import Any
 
 import msgspec
@@ -151,26 +151,50 @@ def parse_time(value: Any) -> int:
     nanoseconds, so that `1705312200`, `1705312200000` and OTLP's
     nanoseconds all mean the same instant.
     """
+    if type(value) is str and not value.isdigit() and not _long_fraction(value):
+        try:
+            # Fast path: the C parser takes ISO 8601 up to microseconds, with Z.
+            moment = _fromisoformat(value)
+        except ValueError:
+            ns = _parse_time_slow(value)
+        else:
+            if moment.tzinfo is None:
+                moment = moment.replace(tzinfo=timezone.utc)
+            ns = (moment - _EPOCH) // _ONE_US * 1000
+    else:
+        ns = _parse_time_slow(value)
+    if not 0 <= ns < _MAX_NS:
+        raise ValidationIssue(f"timestamp {value!r} is out of range (1970 to 2262)")
+    return ns
+
+
+def _long_fraction(text: str) -> bool:
+    """Whether an ISO string has more than microsecond digits (the C parser drops them)."""
+    if len(text) < 27:
+        return False
+    match = _FRACTION.search(text, 10)
+    return match is not None and len(match.group(1)) > 6
+
+
+def _parse_time_slow(value: Any) -> int:
     if isinstance(value, bool):
         raise ValidationIssue(f"invalid timestamp {value!r}: expected ISO 8601 or milliseconds")
     if isinstance(value, int | float):
-        ns = _number_to_ns(value)
-    elif isinstance(value, str):
+        return _number_to_ns(value)
+    if isinstance(value, str):
         text = value.strip()
         if not text:
             raise ValidationIssue("invalid timestamp \"\": expected ISO 8601 or milliseconds")
         try:
-            ns = _number_to_ns(float(text)) if _looks_numeric(text) else _iso_to_ns(text)
-        except ValueError:
+            if text.isdigit():
+                return _number_to_ns(int(text))
+            return _number_to_ns(float(text)) if _looks_numeric(text) else _iso_to_ns(text)
+        except (ValueError, OverflowError):
             raise ValidationIssue(
                 f"invalid timestamp {value!r}: expected ISO 8601 (2024-01-15T10:30:00Z)"
                 " or milliseconds since the epoch"
             ) from None
-    else:
-        raise ValidationIssue(f"invalid timestamp {value!r}: expected ISO 8601 or milliseconds")
-    if not 0 <= ns < _MAX_NS:
-        raise ValidationIssue(f"timestamp {value!r} is out of range (1970 to 2262)")
-    return ns
+    raise ValidationIssue(f"invalid timestamp {value!r}: expected ISO 8601 or milliseconds")
 
 
 def _looks_numeric(text: str) -> bool:
@@ -213,6 +237,8 @@ def _iso_to_ns(text: str) -> int:
 
 
 _EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_ONE_US = timedelta(microseconds=1)
+_fromisoformat = datetime.fromisoformat
 
 
 def format_ns(ns: int) -> str:
@@ -249,15 +275,17 @@ def normalise(
     defaults: dict[str, str] | None = None,
     limits: Limits = DEFAULT_LIMITS,
     now_ns: int,
+    base: dict[str, Any] | None = None,
 ) -> dict[str, Any]:
     """Turn one input entry into a canonical row (storage column names).
 
-    Unknown top-level keys are kept in `fields` so nothing is dropped.
+    Unknown top-level keys are kept in `fields` so nothing is dropped. `base`
+    holds columns common to the request (project, arrival time), copied first.
     Raises ValidationIssue with a reason that says what to fix.
     """
-    if not isinstance(raw, dict):
+    if type(raw) is not dict:
         raise ValidationIssue(f"an entry must be a JSON object, got {type(raw).__name__}")
-    row: dict[str, Any] = {}
+    row: dict[str, Any] = base.copy() if base else {}
     extra: dict[str, Any] | None = None
     fields: dict[str, Any] | None = None
     message: Any = None
@@ -275,7 +303,10 @@ def normalise(
             continue
         if kind == "s":
             if name not in row:
-                row[name] = _string(name, value)
+                if type(value) is str and len(value) <= MAX_LENGTH[name]:
+                    row[name] = value
+                else:
+                    row[name] = _string(name, value)
         elif kind == "m":
             message = value
         elif kind == "l":
@@ -313,7 +344,7 @@ def normalise(
     row["level"] = parse_level(level) if level is not None else "info"
     row["severity"] = SEVERITY[row["level"]]
     row["message"] = message
-    row["timestamp"] = format_ns(parse_time(timestamp) if timestamp is not None else now_ns)
+    row["ts_ns"] = parse_time(timestamp) if timestamp is not None else now_ns
 
     if extra:
         for key in _SERVER_KEYS.intersection(extra):

@@ -247,7 +247,19 @@ async def key(request: Request) -> JSONResponse:
     return JSONResponse({"id": key_id, "revoked": True})
 
 
+async def stats(request: Request) -> JSONResponse:
+    """GET /v1/admin/stats: storage size and pipeline state (`?optimize=true` merges first)."""
+    require_admin(request)
+    svc = services(request)
+    if request.query_params.get("optimize") == "true":
+        await svc.pipeline.wait_flushed(60)
+        await run_in_threadpool(svc.store.optimize)
+    storage = await run_in_threadpool(svc.store.stats)
+    return JSONResponse({"storage": storage, "ingest": svc.pipeline.stats()})
+
+
 routes = [
+    Route("/v1/admin/stats", stats, methods=["GET"]),
     Route("/v1/admin/organisations", organisations, methods=["GET", "POST"]),
     Route("/v1/admin/organisations/{org}", organisation, methods=["GET", "PATCH"]),
     Route("/v1/admin/organisations/{org}/projects", org_projects, methods=["GET", "POST"]),

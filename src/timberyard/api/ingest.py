@@ -53,15 +53,22 @@ def decode_entries(
 
 
 def validate(
-    parsed: formats.Parsed, defaults: dict[str, str], limits: Limits, now_ns: int
+    parsed: formats.Parsed,
+    defaults: dict[str, str],
+    limits: Limits,
+    now_ns: int,
+    project_id: str | None = None,
 ) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
     """Canonical rows of the valid entries, and one error per invalid entry."""
     rows: list[dict[str, Any]] = []
     errors: list[dict[str, Any]] = []
     lines = parsed.lines
+    base = {"project_id": project_id, "received_ms": now_ns // 1_000_000} if project_id else None
     for index, entry in enumerate(parsed.entries):
         try:
-            rows.append(normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns))
+            rows.append(
+                normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
+            )
         except ValidationIssue as issue:
             error: dict[str, Any] = {"index": index, "error": issue.reason}
             if lines is not None:
@@ -81,7 +88,7 @@ async def ingest_body(
     )
     defaults = query_defaults(request)
     parsed = decode_entries(body, fmt, limits, now_ns)
-    rows, errors = validate(parsed, defaults, limits, now_ns)
+    rows, errors = validate(parsed, defaults, limits, now_ns, project_id)
     strict = request.query_params.get("strict", "").lower() in ("1", "true", "yes")
     if errors and (strict or not rows):
         first = errors[0]

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import argparse
+import gc
 import logging
 import signal
 import sys
@@ -53,6 +54,11 @@ def run_serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     app = create_app(settings)
+    # Each request decodes thousands of short-lived dicts; collecting the young
+    # generation less often costs memory briefly and saves much CPU.
+    gc.collect()
+    gc.freeze()
+    gc.set_threshold(100_000, 50, 50)
     where = settings.storage or f"embedded ClickHouse in {settings.data_dir.resolve()}"
     logging.getLogger("timberyard").info(
         "timberyard listening on http://%s:%d (storage: %s)", settings.host, settings.port, where

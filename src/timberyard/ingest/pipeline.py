@@ -130,18 +130,20 @@ class Pipeline:
     async def submit(self, project_id: str, rows: list[dict[str, Any]]) -> int:
         """Make rows durable; returns when they are fsynced in the WAL.
 
-        Sets `project_id`, `id` and `received_at` on every row.
+        Sets `id` on every row, and `project_id` and `received_ms` where the
+        caller did not (normalise() can set them from its `base`).
         """
         self.check_capacity()
         if not rows:
             return 0
-        now = self.clock()
-        received = f"{now:.3f}"
         next_id = self.assign_ids(len(rows))
+        if rows[0].get("project_id") != project_id:
+            received = int(self.clock() * 1000)
+            for row in rows:
+                row["project_id"] = project_id
+                row["received_ms"] = received
         for row in rows:
-            row["project_id"] = project_id
             row["id"] = next_id
-            row["received_at"] = received
             next_id += 1
         payload = self._encode_lines(rows)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()

@@ -136,12 +136,12 @@ class EntryStore:
         try:
             self._client.raw_insert(
                 self.table,
+                column_names=schema.INSERT_COLUMNS,
                 insert_block=ndjson,
                 fmt="JSONEachRow",
                 settings={
                     "insert_deduplication_token": token,
                     "input_format_skip_unknown_fields": 1,
-                    "date_time_input_format": "best_effort",
                 },
             )
         except (ClickHouseError, OSError) as exc:
@@ -171,6 +171,20 @@ class EntryStore:
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         """Run a statement that returns no rows."""
         return self._client.command(sql, parameters=parameters or {})
+
+    def stats(self) -> dict[str, int]:
+        """Rows and bytes of the entry table's active parts."""
+        rows = self.query(
+            "SELECT sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes), count()"
+            " FROM system.parts WHERE database = {db:String} AND table = 'logs' AND active",
+            {"db": self.database},
+        )
+        count, on_disk, uncompressed, parts = (int(v or 0) for v in rows[0])
+        return {"rows": count, "bytesOnDisk": on_disk, "uncompressedBytes": uncompressed, "parts": parts}
+
+    def optimize(self) -> None:
+        """Merge all parts now (benchmarks; ClickHouse merges in the background anyway)."""
+        self.command(f"OPTIMIZE TABLE {self.table} FINAL")
 
     def ping(self) -> bool:
         """Whether the store answers."""

@@ -54,13 +54,29 @@ _INDEXES = [
     "INDEX idx_flow flow_id TYPE bloom_filter(0.001) GRANULARITY 1",
     "INDEX idx_trace trace_id TYPE bloom_filter(0.001) GRANULARITY 1",
     "INDEX idx_user user_id TYPE bloom_filter(0.001) GRANULARITY 1",
-    # Tokens of the free-form fields' JSON text, to skip granules on fields.x:value.
-    "INDEX idx_fields lower(fields) TYPE tokenbf_v1(8192, 3, 0) GRANULARITY 1",
+]
+
+
+# Rows are inserted with integer instants in these EPHEMERAL columns, from which
+# ClickHouse computes the DateTime64 columns (no date text to format or parse).
+_EPHEMERAL = {"ts_ns": "Int64", "received_ms": "Int64"}
+_DEFAULTS = {
+    "timestamp": "DEFAULT fromUnixTimestamp64Nano(ts_ns)",
+    "received_at": "DEFAULT fromUnixTimestamp64Milli(received_ms)",
+}
+
+# The columns a canonical row may carry, in the order of the INSERT.
+INSERT_COLUMNS: list[str] = list(_EPHEMERAL) + [
+    name for name in COLUMNS if name not in _DEFAULTS
 ]
 
 
 def _create_logs(db: str) -> str:
-    columns = [f"`{name}` {kind} {_CODECS.get(name, '')}".rstrip() for name, kind in COLUMNS.items()]
+    columns = [f"`{name}` {kind} EPHEMERAL" for name, kind in _EPHEMERAL.items()]
+    columns += [
+        " ".join(filter(None, (f"`{name}` {kind}", _DEFAULTS.get(name), _CODECS.get(name))))
+        for name, kind in COLUMNS.items()
+    ]
     body = ",\n  ".join(columns + _INDEXES)
     return (
         f"CREATE TABLE IF NOT EXISTS `{db}`.logs (\n  {body}\n)\n"

@@ -1,0 +1,248 @@
+"""Ingestion benchmark: wrk against a real `timberyard serve` and against a plain
+decode-and-append endpoint (the ceiling), measured in the same run.
+
+    .venv/bin/python bench/ingest.py [--duration 20] [--connections 32] [--quick]
+
+Prints a Markdown table for bench/RESULTS.md. Needs `wrk` (Debian package).
+"""
+
+from __future__ import annotations
+
+import argparse
+import csv
+import io
+import json
+import os
+import platform
+import shutil
+import socket
+import subprocess
+import sys
+import tempfile
+import threading
+import time
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import msgspec
+
+sys.path.insert(0, str(Path(__file__).parent))
+from generator import Generator  # noqa: E402
+
+HERE = Path(__file__).parent
+PY = sys.executable
+ADMIN = "adm_bench_token_0123456789abcdef"
+SEP = b"\x1e"
+
+
+@dataclass
+class Scenario:
+    name: str
+    bodies: Path
+    content_type: str
+    entries_per_request: int
+    raw_bytes_per_entry: float
+    connections: int
+
+
+def free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
+
+
+def write_bodies(path: Path, bodies: list[bytes]) -> None:
+    path.write_bytes(SEP.join(bodies))
+
+
+def syslog_line(e: dict[str, Any]) -> str:
+    sev = {"trace": 7, "debug": 7, "info": 6, "success": 5, "warn": 4, "error": 3, "fatal": 2}[e["level"]]
+    return f"<{16 * 8 + sev}>1 {e['timestamp']} host-{len(e['service'])} {e['service']} 1234 - - {e['message']}"
+
+
+def text_line(e: dict[str, Any]) -> str:
+    ts = e["timestamp"].replace("T", " ")[:19]
+    return f"{ts} {e['level'].upper()} {e['message']}"
+
+
+def csv_body(entries: list[dict[str, Any]]) -> str:
+    out = io.StringIO()
+    writer = csv.writer(out, lineterminator="\n")
+    writer.writerow(["timestamp", "level", "message", "source", "environment", "route", "durationMs"])
+    for e in entries:
+        writer.writerow([e["timestamp"], e["level"], e["message"], e["service"], e["environment"],
+                         e["fields"]["route"], e["fields"]["durationMs"]])
+    return out.getvalue()
+
+
+def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]:
+    gen = Generator(seed=7)
+    encode = msgspec.json.encode
+    n_batches = 8 if quick else 40
+    batches = [gen.batch(1000) for _ in range(n_batches)]
+    raw_entry_bytes = sum(len(encode(e)) for b in batches for e in b) / (1000 * n_batches)
+    singles = [gen.entry() for _ in range(2000 if quick else 10000)]
+    raw_single = sum(len(encode(e)) for e in singles) / len(singles)
+
+    write_bodies(work / "batch.bin", [encode({"logs": b}) for b in batches])
+    write_bodies(work / "single.bin", [encode(e) for e in singles])
+    write_bodies(work / "syslog.bin", ["\n".join(syslog_line(e) for e in b).encode() for b in batches])
+    write_bodies(work / "text.bin", ["\n".join(text_line(e) for e in b).encode() for b in batches])
+    write_bodies(work / "csv.bin", [csv_body(b).encode() for b in batches])
+    return [
+        Scenario("json, 1000-entry batches", work / "batch.bin", "application/json", 1000, raw_entry_bytes, connections),
+        Scenario("json, single entries", work / "single.bin", "application/json", 1, raw_single, connections * 2),
+        Scenario("syslog, 1000 lines", work / "syslog.bin", "application/x-syslog", 1000, raw_entry_bytes, connections),
+        Scenario("text, 1000 lines", work / "text.bin", "text/plain", 1000, raw_entry_bytes, connections),
+        Scenario("csv, 1000 rows", work / "csv.bin", "text/csv", 1000, raw_entry_bytes, connections),
+    ]
+
+
+class RssSampler(threading.Thread):
+    """Peak resident memory of a process, sampled every 200 ms."""
+
+    def __init__(self, pid: int) -> None:
+        super().__init__(daemon=True)
+        self.pid = pid
+        self.peak_kb = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        while not self.stop.is_set():
+            try:
+                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
+                    if line.startswith("VmRSS:"):
+                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
+            except OSError:
+                return
+            time.sleep(0.2)
+
+
+def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type}
+    out = subprocess.run(
+        ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
+         "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],
+        capture_output=True, text=True, env=env, check=True,
+    )
+    line = next(l for l in out.stdout.splitlines() if l.startswith("WRKJSON "))
+    result = json.loads(line[len("WRKJSON "):])
+    seconds = result["duration_us"] / 1e6
+    ok = result["requests"] - result["status_errors"]
+    result["requests_per_s"] = result["requests"] / seconds
+    result["entries_per_s"] = ok * scenario.entries_per_request / seconds
+    return result
+
+
+def wait_up(url: str, proc: subprocess.Popen[bytes]) -> None:
+    for _ in range(600):
+        if proc.poll() is not None:
+            raise RuntimeError("server exited during start-up")
+        try:
+            httpx.get(url, timeout=1)
+            return
+        except httpx.HTTPError:
+            time.sleep(0.1)
+    raise RuntimeError("server did not start")
+
+
+def bench_ceiling(work: Path, scenarios: list[Scenario], duration: int) -> dict[str, dict[str, Any]]:
+    port = free_port()
+    env = {**os.environ, "CEILING_FILE": str(work / "ceiling.jsonl"), "PYTHONPATH": str(HERE)}
+    proc = subprocess.Popen([PY, "-m", "uvicorn", "ceiling:app", "--port", str(port), "--log-level", "warning",
+                             "--no-access-log"], env=env, cwd=HERE)
+    results = {}
+    try:
+        wait_up(f"http://127.0.0.1:{port}/", proc)
+        for s in scenarios[:2]:
+            results[s.name] = run_wrk(f"http://127.0.0.1:{port}/v1/logs", s, duration, "none")
+    finally:
+        proc.terminate()
+        proc.wait(30)
+    return results
+
+
+def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int) -> dict[str, Any]:
+    data = work / "data"
+    creds = json.loads(subprocess.run([PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "enterprise"],
+                                      check=True, capture_output=True, text=True).stdout)
+    port = free_port()
+    env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port)], env=env)
+    base = f"http://127.0.0.1:{port}"
+    results: dict[str, Any] = {"scenarios": {}}
+    sampler = RssSampler(proc.pid)
+    try:
+        wait_up(f"{base}/health", proc)
+        sampler.start()
+        raw_bytes = 0.0
+        for s in scenarios:
+            before = httpx.get(f"{base}/v1/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120).json()
+            r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"])
+            stats = httpx.get(f"{base}/v1/admin/stats?optimize=false", headers={"Authorization": f"Bearer {ADMIN}"},
+                              timeout=120).json()
+            r["rss_mb"] = sampler.peak_kb / 1024
+            results["scenarios"][s.name] = r
+            accepted = (r["requests"] - r["status_errors"]) * s.entries_per_request
+            raw_bytes += accepted * s.raw_bytes_per_entry
+            print(f"  {s.name}: {r['entries_per_s']:,.0f} entries/s, {r['requests_per_s']:,.0f} req/s, "
+                  f"p50 {r['p50_us'] / 1000:.1f} ms, p99 {r['p99_us'] / 1000:.1f} ms, errors {r['status_errors']}, "
+                  f"rss {r['rss_mb']:.0f} MB (queued {stats['ingest']['queuedRows']}, "
+                  f"rows before {before['storage']['rows']})", flush=True)
+        final = httpx.get(f"{base}/v1/admin/stats?optimize=true", headers={"Authorization": f"Bearer {ADMIN}"},
+                          timeout=600).json()
+        results["storage"] = final["storage"]
+        results["raw_json_bytes"] = raw_bytes
+        results["peak_rss_mb"] = sampler.peak_kb / 1024
+    finally:
+        sampler.stop.set()
+        proc.terminate()
+        proc.wait(120)
+    return results
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser(description=__doc__)
+    parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
+    parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
+    parser.add_argument("--quick", action="store_true", help="smaller corpus and 5 s runs")
+    args = parser.parse_args()
+    if not shutil.which("wrk"):
+        sys.exit("wrk is needed: apt-get install wrk")
+    duration = 5 if args.quick else args.duration
+    work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
+    print(f"corpus in {work}", flush=True)
+    scenarios = build_scenarios(work, args.quick, args.connections)
+    print("ceiling (decode JSON + append to a file):", flush=True)
+    ceiling = bench_ceiling(work, scenarios, duration)
+    for name, r in ceiling.items():
+        print(f"  {name}: {r['entries_per_s']:,.0f} entries/s, {r['requests_per_s']:,.0f} req/s", flush=True)
+    print("timberyard serve:", flush=True)
+    ty = bench_timberyard(work, scenarios, duration)
+    storage = ty["storage"]
+    ratio = storage["bytesOnDisk"] / ty["raw_json_bytes"] if ty["raw_json_bytes"] else float("nan")
+
+    print()
+    print(f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
+          f"{time.strftime('%Y-%m-%d')}; {duration} s per scenario, wrk -t2, {args.connections} connections "
+          f"({args.connections * 2} for single entries)")
+    print()
+    print("| scenario | Timberyard entries/s | req/s | p50 ms | p99 ms | non-2xx | ceiling entries/s |")
+    print("|---|---|---|---|---|---|---|")
+    for name, r in ty["scenarios"].items():
+        c = ceiling.get(name)
+        print(f"| {name} | {r['entries_per_s']:,.0f} | {r['requests_per_s']:,.0f} | {r['p50_us'] / 1000:.1f} | "
+              f"{r['p99_us'] / 1000:.1f} | {r['status_errors']} | {c['entries_per_s']:,.0f} |" if c else
+              f"| {name} | {r['entries_per_s']:,.0f} | {r['requests_per_s']:,.0f} | {r['p50_us'] / 1000:.1f} | "
+              f"{r['p99_us'] / 1000:.1f} | {r['status_errors']} | – |")
+    print()
+    print(f"Peak server RSS: {ty['peak_rss_mb']:.0f} MiB. Stored: {storage['rows']:,} rows, "
+          f"{storage['bytesOnDisk']:,} bytes on disk after merge for {ty['raw_json_bytes']:,.0f} raw JSON bytes "
+          f"= {ratio:.3f} bytes per raw JSON byte.")
+    (work / "results.json").write_text(json.dumps({"ceiling": ceiling, "timberyard": ty}, indent=2))
+
+
+if __name__ == "__main__":
+    main()
