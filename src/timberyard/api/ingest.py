@@ -4,6 +4,7 @@ from __future__ import annotations
 
 from typing import Any
 
+from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
@@ -13,6 +14,7 @@ from ..model import Limits, normalise, parse_level
 from .common import JSONResponse, authenticate, read_body, services
 
 MAX_REPORTED_ERRORS = 100
+OFFLOAD_BYTES = 1024 * 1024
 DEFAULT_PARAMS = ("source", "environment", "level", "dataset")
 
 
@@ -77,6 +79,18 @@ def validate(
     return rows, errors
 
 
+def _decode_and_validate(
+    body: bytes,
+    fmt: str,
+    defaults: dict[str, str],
+    limits: Limits,
+    now_ns: int,
+    project_id: str,
+) -> tuple[list[dict[str, Any]], list[dict[str, Any]]]:
+    parsed = decode_entries(body, fmt, limits, now_ns)
+    return validate(parsed, defaults, limits, now_ns, project_id)
+
+
 async def ingest_body(
     request: Request, body: bytes, project_id: str, limits: Limits
 ) -> dict[str, Any]:
@@ -87,8 +101,13 @@ async def ingest_body(
         request.query_params.get("format"), request.headers.get("content-type"), body
     )
     defaults = query_defaults(request)
-    parsed = decode_entries(body, fmt, limits, now_ns)
-    rows, errors = validate(parsed, defaults, limits, now_ns, project_id)
+    if len(body) > OFFLOAD_BYTES:
+        # Large bodies parse in a worker thread so that small requests keep flowing.
+        rows, errors = await run_in_threadpool(
+            _decode_and_validate, body, fmt, defaults, limits, now_ns, project_id
+        )
+    else:
+        rows, errors = _decode_and_validate(body, fmt, defaults, limits, now_ns, project_id)
     strict = request.query_params.get("strict", "").lower() in ("1", "true", "yes")
     if errors and (strict or not rows):
         first = errors[0]

@@ -20,7 +20,6 @@ _MODULES: dict[str, str] = {
     "text": "text",
     "csv": "csv_",
     "obl": "obl",
-    "otlp": "otlp",
 }
 FORMATS: tuple[str, ...] = tuple(_MODULES)
 
@@ -38,8 +37,6 @@ CONTENT_TYPES: dict[str, str] = {
     "text/csv": "csv",
     "text/tab-separated-values": "csv",
     "application/x-obl": "obl",
-    "application/x-protobuf": "otlp",
-    "application/protobuf": "otlp",
 }
 
 # Content types that say nothing about the format: fall through to sniffing.
@@ -48,6 +45,11 @@ _UNINFORMATIVE = frozenset({"", "application/octet-stream", "application/x-www-f
 
 def parser(name: str) -> Callable[[bytes, int], Parsed]:
     """The parse function of a format."""
+    if name not in _MODULES:
+        raise TimberyardError(
+            "UNSUPPORTED_MEDIA_TYPE",
+            f"the {name!r} format is not supported: send one of {', '.join(FORMATS)}",
+        )
     module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
     return module.parse  # type: ignore[no-any-return]
 
@@ -68,8 +70,6 @@ def resolve(format_param: str | None, content_type: str | None, body: bytes) -> 
     if media not in _UNINFORMATIVE:
         found = CONTENT_TYPES.get(media)
         if found:
-            if found == "json" and b'"resourceLogs"' in body[:4096]:
-                return "otlp"
             return found
         if media.endswith("+json"):
             return "json"

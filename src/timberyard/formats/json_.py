@@ -24,6 +24,11 @@ def decode(body: bytes) -> object:
             line, column = line_of(body, int(match.group(1)))
             return _raise(f"invalid JSON ({_reason(text)})", line, column)
         return _raise(f"invalid JSON ({_reason(text)})", None, None)
+    except UnicodeDecodeError as exc:
+        line, column = line_of(body, exc.start)
+        return _raise("invalid JSON (a string is not valid UTF-8)", line, column)
+    except RecursionError:
+        return _raise("invalid JSON (nested too deeply)", None, None)
 
 
 def _reason(text: str) -> str:

@@ -26,7 +26,7 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
         entries = _decode(b"[" + b",".join(kept) + b"]")
         if len(entries) == len(kept):
             return Parsed(entries, numbers)
-    except msgspec.DecodeError:
+    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
         pass
     entries = []
     for line, number in zip(kept, numbers, strict=True):
@@ -34,4 +34,8 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
             entries.append(_decode(line))
         except msgspec.DecodeError:
             raise ParseError("invalid JSON", number) from None
+        except UnicodeDecodeError:
+            raise ParseError("invalid JSON (a string is not valid UTF-8)", number) from None
+        except RecursionError:
+            raise ParseError("invalid JSON (nested too deeply)", number) from None
     return Parsed(entries, numbers)
