@@ -70,6 +70,8 @@ def resolve(format_param: str | None, content_type: str | None, body: bytes) -> 
     if media not in _UNINFORMATIVE:
         found = CONTENT_TYPES.get(media)
         if found:
+            if found == "json" and b'"resourceLogs"' in body[:4096]:
+                return "otlp"  # OTLP/HTTP JSON is sent as application/json
             return found
         if media.endswith("+json"):
             return "json"
