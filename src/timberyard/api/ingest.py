@@ -10,11 +10,13 @@ from starlette.routing import Route
 
 from .. import formats
 from ..errors import ParseError, TimberyardError, ValidationIssue
-from ..model import Limits, normalise, parse_level
+from ..alerts.fingerprint import fingerprint
+from ..model import SEVERITY, Limits, normalise, parse_level
 from .common import JSONResponse, authenticate, read_body, services
 
 MAX_REPORTED_ERRORS = 100
 OFFLOAD_BYTES = 1024 * 1024
+ERROR_SEVERITY = SEVERITY["error"]
 DEFAULT_PARAMS = ("source", "environment", "level", "dataset")
 
 
@@ -68,9 +70,12 @@ def validate(
     base = {"project_id": project_id, "received_ms": now_ns // 1_000_000} if project_id else None
     for index, entry in enumerate(parsed.entries):
         try:
-            rows.append(
-                normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
-            )
+            row = normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
+            if row["severity"] >= ERROR_SEVERITY:
+                row["fingerprint"] = fingerprint(
+                    row.get("service"), row.get("error_name"), row["message"]
+                )
+            rows.append(row)
         except ValidationIssue as issue:
             error: dict[str, Any] = {"index": index, "error": issue.reason}
             if lines is not None:

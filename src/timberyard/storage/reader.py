@@ -34,6 +34,7 @@ SELECT: list[tuple[str, str]] = [
     ("error_stack", "error_stack"),
     ("tags", "tags"),
     ("fields", "fields"),
+    ("fingerprint", "fingerprint"),
 ]
 SELECT_SQL = ", ".join(expr for expr, _ in SELECT)
 NAMES = [name for _, name in SELECT]

@@ -29,6 +29,8 @@ COLUMNS: dict[str, str] = {
     "error_stack": "String",
     "tags": "Array(LowCardinality(String))",
     "fields": "String",
+    # Error group of error and fatal entries (alerts.fingerprint); empty otherwise.
+    "fingerprint": "String",
 }
 
 _CODECS: dict[str, str] = {
@@ -44,6 +46,7 @@ _CODECS: dict[str, str] = {
     "span_id": "CODEC(ZSTD(1))",
     "error_stack": "CODEC(ZSTD(3))",
     "fields": "CODEC(ZSTD(3))",
+    "fingerprint": "CODEC(ZSTD(1))",
 }
 
 _INDEXES = [
