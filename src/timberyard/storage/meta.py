@@ -65,6 +65,15 @@ settings_table = sa.Table(
     sa.Column("value", sa.Text, nullable=False),
 )
 
+usage = sa.Table(
+    "usage",
+    metadata,
+    sa.Column("org_id", sa.String(64), primary_key=True),
+    sa.Column("month", sa.String(7), primary_key=True),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="0"),
+    sa.Column("overage", sa.BigInteger, nullable=False, server_default="0"),
+)
+
 PLANS = ("free", "pro", "enterprise")
 KEY_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     # kind -> (prefix, scopes)
@@ -174,6 +183,31 @@ class MetaStore:
                     organisations.update().where(organisations.c.id == org_id).values(**values)
                 )
         return self.get_organisation(org_id)
+
+    # -- usage ------------------------------------------------------------
+
+    def get_usage(self, org_id: str, month: str) -> tuple[int, int]:
+        """Entries counted for an organisation in a month, and how many were overage."""
+        with self.engine.connect() as conn:
+            found = conn.execute(
+                sa.select(usage.c.count, usage.c.overage).where(
+                    usage.c.org_id == org_id, usage.c.month == month
+                )
+            ).first()
+        return (int(found[0]), int(found[1])) if found else (0, 0)
+
+    def add_usage(self, org_id: str, month: str, count: int, overage: int) -> None:
+        """Add to an organisation's monthly counters."""
+        with self.engine.begin() as conn:
+            updated = conn.execute(
+                usage.update()
+                .where(usage.c.org_id == org_id, usage.c.month == month)
+                .values(count=usage.c.count + count, overage=usage.c.overage + overage)
+            ).rowcount
+            if not updated:
+                conn.execute(
+                    usage.insert().values(org_id=org_id, month=month, count=count, overage=overage)
+                )
 
     # -- projects ---------------------------------------------------------
 

@@ -1,0 +1,251 @@
+"""Plans, monthly quotas and rate limits (SPEC §4).
+
+Counters live in memory, where a check and its increment happen without an
+await in between (exact under concurrency on one node), and are written to
+the metadata store every second and at shutdown, so they survive restarts.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import math
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from datetime import datetime, timezone
+from typing import Any
+
+from .errors import TimberyardError
+from .storage.meta import MetaStore
+
+log = logging.getLogger(__name__)
+
+
+@dataclass(frozen=True)
+class Plan:
+    """What a plan allows: logs per month (None: no limit), and requests per minute."""
+
+    monthly_quota: int | None
+    hard_limit: bool
+    requests_per_minute: int | None
+
+
+PLANS: dict[str, Plan] = {
+    "free": Plan(10_000, True, 60),
+    "pro": Plan(1_000_000, False, 600),
+    "enterprise": Plan(None, False, None),
+}
+
+
+@dataclass(frozen=True)
+class OrgLimits:
+    """An organisation's plan with its overrides applied."""
+
+    org_id: str
+    plan: str
+    monthly_quota: int | None
+    hard_limit: bool
+    requests_per_minute: int | None
+
+
+def month_of(seconds: float) -> str:
+    """The usage month (`2026-11`, UTC) of an instant."""
+    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m")
+
+
+class TokenBucket:
+    """`rate` requests per minute with bursts up to the same number."""
+
+    __slots__ = ("capacity", "per_second", "tokens", "stamp")
+
+    def __init__(self, per_minute: int, now: float) -> None:
+        self.capacity = float(per_minute)
+        self.per_second = per_minute / 60.0
+        self.tokens = float(per_minute)
+        self.stamp = now
+
+    def take(self, now: float) -> float:
+        """0 when a request may pass (and is counted), else seconds to wait."""
+        self.tokens = min(self.capacity, self.tokens + (now - self.stamp) * self.per_second)
+        self.stamp = now
+        if self.tokens >= 1:
+            self.tokens -= 1
+            return 0.0
+        if self.per_second <= 0:
+            return 60.0
+        return (1 - self.tokens) / self.per_second
+
+
+class Limiter:
+    """Rate limits per key, per organisation and per client address; monthly quotas."""
+
+    def __init__(
+        self,
+        meta: MetaStore,
+        clock: Callable[[], float] = time.time,
+        cache_seconds: float = 5.0,
+    ) -> None:
+        self.meta = meta
+        self.clock = clock
+        self.cache_seconds = cache_seconds
+        self._orgs: dict[str, tuple[OrgLimits, float]] = {}
+        self._buckets: dict[tuple[str, str], TokenBucket] = {}
+        self._used: dict[tuple[str, str], list[int]] = {}  # (org, month) -> [count, overage]
+        self._unsaved: dict[tuple[str, str], list[int]] = {}
+        self._task: asyncio.Task[None] | None = None
+
+    # -- organisations ------------------------------------------------------
+
+    def limits_of(self, org_id: str) -> OrgLimits:
+        """The organisation's effective limits (cached for a few seconds)."""
+        found = self._orgs.get(org_id)
+        now = time.monotonic()
+        if found and found[1] > now:
+            return found[0]
+        row = self.meta.get_organisation(org_id) or {"plan": "enterprise"}
+        plan = PLANS.get(row.get("plan") or "free", PLANS["free"])
+        quota = row.get("monthly_quota")
+        rpm = row.get("rate_limit_per_minute")
+        limits = OrgLimits(
+            org_id=org_id,
+            plan=row.get("plan") or "free",
+            monthly_quota=plan.monthly_quota if quota is None else int(quota),
+            hard_limit=plan.hard_limit,
+            requests_per_minute=plan.requests_per_minute if rpm is None else int(rpm),
+        )
+        self._orgs[org_id] = (limits, now + self.cache_seconds)
+        return limits
+
+    def forget(self, org_id: str | None = None) -> None:
+        """Drop cached limits after an admin change."""
+        if org_id is None:
+            self._orgs.clear()
+        else:
+            self._orgs.pop(org_id, None)
+        self._buckets = {k: v for k, v in self._buckets.items() if org_id not in (None, k[1])}
+
+    # -- rate limits --------------------------------------------------------
+
+    def check_rate(self, org_id: str, key_id: str, client: str | None = None,
+                   client_per_minute: int | None = None) -> None:
+        """Count one request; 429 with Retry-After when a limit is exceeded."""
+        limits = self.limits_of(org_id)
+        now = self.clock()
+        waits = []
+        if limits.requests_per_minute is not None:
+            for scope in (("org", org_id), ("key", key_id)):
+                waits.append(self._bucket(scope, limits.requests_per_minute, now).take(now))
+        if client is not None and client_per_minute is not None:
+            waits.append(self._bucket(("ip", f"{org_id}/{client}"), client_per_minute, now).take(now))
+        wait = max(waits, default=0.0)
+        if wait > 0:
+            seconds = max(1, math.ceil(wait))
+            raise TimberyardError(
+                "RATE_LIMITED",
+                "Rate limit exceeded",
+                headers={"Retry-After": str(seconds)},
+                retryAfter=seconds,
+            )
+
+    def _bucket(self, scope: tuple[str, str], per_minute: int, now: float) -> TokenBucket:
+        bucket = self._buckets.get(scope)
+        if bucket is None or bucket.capacity != per_minute:
+            bucket = self._buckets[scope] = TokenBucket(per_minute, now)
+        return bucket
+
+    # -- quotas -------------------------------------------------------------
+
+    def _counter(self, org_id: str, month: str) -> list[int]:
+        key = (org_id, month)
+        found = self._used.get(key)
+        if found is None:
+            found = self._used[key] = list(self.meta.get_usage(org_id, month))
+        return found
+
+    def reserve(self, org_id: str, count: int) -> bool:
+        """Count `count` entries against the month's quota; True when over the quota.
+
+        Hard-limit plans get a 402 and nothing is counted when the entries do not fit.
+        """
+        limits = self.limits_of(org_id)
+        month = month_of(self.clock())
+        used = self._counter(org_id, month)
+        quota = limits.monthly_quota
+        over = 0
+        if quota is not None and used[0] + count > quota:
+            if limits.hard_limit:
+                left = max(0, quota - used[0])
+                raise TimberyardError(
+                    "QUOTA_EXCEEDED",
+                    f"monthly quota of {quota} logs exhausted: {left} remain this month and"
+                    f" this request has {count}; upgrade the plan or wait for next month",
+                    limitReached=True,
+                    quota=quota,
+                    used=used[0],
+                )
+            over = min(count, used[0] + count - quota)
+        used[0] += count
+        used[1] += over
+        pending = self._unsaved.setdefault((org_id, month), [0, 0])
+        pending[0] += count
+        pending[1] += over
+        return quota is not None and used[0] >= quota
+
+    def release(self, org_id: str, count: int) -> None:
+        """Give back a reservation whose entries were not stored after all."""
+        month = month_of(self.clock())
+        used = self._counter(org_id, month)
+        limits = self.limits_of(org_id)
+        over = 0
+        if limits.monthly_quota is not None:
+            over = max(0, min(count, used[0] - limits.monthly_quota))
+        used[0] -= count
+        used[1] -= over
+        pending = self._unsaved.setdefault((org_id, month), [0, 0])
+        pending[0] -= count
+        pending[1] -= over
+
+    def usage(self, org_id: str, month: str | None = None) -> dict[str, Any]:
+        """The organisation's usage document for a month (default: this one)."""
+        limits = self.limits_of(org_id)
+        month = month or month_of(self.clock())
+        used, overage = self._counter(org_id, month)
+        quota = limits.monthly_quota
+        return {
+            "organisation": org_id,
+            "plan": limits.plan,
+            "month": month,
+            "used": used,
+            "quota": quota,
+            "remaining": None if quota is None else max(0, quota - used),
+            "overage": overage,
+            "limitReached": quota is not None and used >= quota,
+            "hardLimit": limits.hard_limit,
+            "rateLimitPerMinute": limits.requests_per_minute,
+        }
+
+    # -- persistence ----------------------------------------------------------
+
+    def save(self) -> None:
+        """Write the counts taken since the last save to the metadata store."""
+        pending, self._unsaved = self._unsaved, {}
+        for (org_id, month), (count, over) in pending.items():
+            if count or over:
+                self.meta.add_usage(org_id, month, count, over)
+
+    async def start(self, period: float = 1.0) -> None:
+        async def loop() -> None:
+            while True:
+                await asyncio.sleep(period)
+                try:
+                    await asyncio.to_thread(self.save)
+                except Exception:
+                    log.exception("saving usage counters failed; retrying")
+
+        self._task = asyncio.create_task(loop(), name="usage-saver")
+
+    async def stop(self) -> None:
+        if self._task is not None:
+            self._task.cancel()
+        await asyncio.to_thread(self.save)
