@@ -20,6 +20,7 @@ from .api.common import JSONResponse, KeyCache, error_response
 from .clock import Clock
 from .errors import TimberyardError
 from .ingest.pipeline import Pipeline
+from .limits import Limiter
 from .model import Limits
 from .settings import Settings
 from .storage.entries import EntryStore, StoreUnavailable, database_of, storage_dsn
@@ -38,6 +39,7 @@ class Services:
     meta: MetaStore
     pipeline: Pipeline
     limits: Limits
+    limiter: Limiter
     keys: KeyCache = field(default_factory=KeyCache)
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
@@ -72,7 +74,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_message_bytes=settings.max_message_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
-    return Services(settings, clock, store, meta, pipeline, limits)
+    limiter = Limiter(meta, clock)
+    return Services(settings, clock, store, meta, pipeline, limits, limiter)
 
 
 async def _health(request: Request) -> JSONResponse:
@@ -134,10 +137,12 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             # Keep accepting into the WAL; the flusher connects when the store is back.
             log.error("entry store unavailable at start-up: %s", exc)
         await services.pipeline.start()
+        await services.limiter.start()
         try:
             yield
         finally:
             await services.pipeline.stop()
+            await services.limiter.stop()
             services.store.close()
             services.meta.close()
 

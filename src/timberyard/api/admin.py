@@ -169,6 +169,7 @@ async def organisation(request: Request) -> JSONResponse:
         values["name"] = name
     row = await run_in_threadpool(lambda: meta.update_organisation(org_id, **values))
     services(request).keys.clear()
+    services(request).limiter.forget(org_id)
     return JSONResponse(org_out(row or current))
 
 

@@ -12,6 +12,7 @@ from .. import formats
 from ..errors import ParseError, TimberyardError, ValidationIssue
 from ..alerts.fingerprint import fingerprint
 from ..model import SEVERITY, Limits, normalise, parse_level
+from ..storage.meta import KeyInfo
 from .common import JSONResponse, authenticate, read_body, services
 
 MAX_REPORTED_ERRORS = 100
@@ -97,10 +98,12 @@ def _decode_and_validate(
 
 
 async def ingest_body(
-    request: Request, body: bytes, project_id: str, limits: Limits
+    request: Request, body: bytes, key: KeyInfo, limits: Limits
 ) -> dict[str, Any]:
-    """Parse, validate and store a body; returns the success document."""
+    """Parse, validate, count against the quota and store a body; the success document."""
     svc = services(request)
+    project_id = key.project_id
+    org_id = key.org_id
     now_ns = svc.clock.now_ns()
     fmt = formats.resolve(
         request.query_params.get("format"), request.headers.get("content-type"), body
@@ -123,14 +126,19 @@ async def ingest_body(
             f" {where}: {first['error']}",
             issues=errors[:MAX_REPORTED_ERRORS],
         )
-    await svc.pipeline.submit(project_id, rows)
+    limit_reached = svc.limiter.reserve(org_id, len(rows))
+    try:
+        await svc.pipeline.submit(project_id, rows)
+    except BaseException:
+        svc.limiter.release(org_id, len(rows))
+        raise
     result: dict[str, Any] = {
         "success": True,
         "count": len(rows),
         "accepted": len(rows),
         "rejected": len(errors),
         "bytesIngested": len(body),
-        "limitReached": False,
+        "limitReached": limit_reached,
         "timestamp": svc.clock.now_ms(),
     }
     if errors:
@@ -142,8 +150,9 @@ async def post_logs(request: Request) -> JSONResponse:
     """POST /v1/logs with a server or ingest key."""
     svc = services(request)
     key = authenticate(request, "ingest")
+    svc.limiter.check_rate(key.org_id, key.key_id)
     body = await read_body(request, svc.limits.max_body_bytes)
-    result = await ingest_body(request, body, key.project_id, svc.limits)
+    result = await ingest_body(request, body, key, svc.limits)
     return JSONResponse(result)
 
 

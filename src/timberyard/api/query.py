@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import re
+
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
@@ -9,9 +11,10 @@ from starlette.routing import Route
 from .. import search
 from ..errors import TimberyardError
 from ..timerange import parse_instant
-from .common import JSONResponse, authenticate, int_param, services
+from .common import JSONResponse, authenticate, bearer, int_param, lookup, services
 
 MAX_LIMIT = 10_000
+_MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
 def build_filter(request: Request, project_id: str) -> search.Filter:
@@ -71,3 +74,17 @@ routes = [
     Route("/v1/logs", list_logs, methods=["GET"]),
     Route("/v1/logs/{id}", get_log, methods=["GET"]),
 ]
+
+
+async def get_usage(request: Request) -> JSONResponse:
+    """GET /v1/usage: the key's organisation's usage this month (or `?month=YYYY-MM`)."""
+    svc = services(request)
+    key = lookup(svc, bearer(request))
+    month = request.query_params.get("month")
+    if month is not None and not _MONTH.match(month):
+        raise TimberyardError("BAD_REQUEST", f"invalid month {month!r}: expected YYYY-MM")
+    usage = await run_in_threadpool(svc.limiter.usage, key.org_id, month)
+    return JSONResponse(usage)
+
+
+routes.append(Route("/v1/usage", get_usage, methods=["GET"]))
