@@ -39,3 +39,26 @@ def parse_instant(name: str, value: str, now_ns: int) -> int:
             f"invalid {name} {value!r}: expected ISO 8601 (2024-01-15T10:30:00Z),"
             " milliseconds since the epoch, 'now' or a relative time such as -15m, -24h, -7d",
         ) from None
+
+
+_DURATION = re.compile(r"^(\d{1,9})\s*(ms|s|m|h|d|w)?$")
+
+
+def parse_duration_ms(name: str, value: str) -> int:
+    """Milliseconds of a duration such as `30s`, `5m`, `1h`, `1d` (plain numbers: ms)."""
+    match = _DURATION.match(value.strip().lower())
+    if not match or int(match.group(1)) == 0:
+        raise TimberyardError(
+            "BAD_REQUEST", f"invalid {name} {value!r}: expected a duration such as 30s, 5m, 1h, 1d"
+        )
+    amount, unit = int(match.group(1)), match.group(2) or "ms"
+    return max(1, amount * _UNITS_NS[unit] // 1_000_000)
+
+
+def format_duration(ms: int) -> str:
+    """The shortest exact form of a duration: `1m`, `90s`, `250ms`."""
+    for unit in ("w", "d", "h", "m", "s"):
+        size = _UNITS_NS[unit] // 1_000_000
+        if ms % size == 0:
+            return f"{ms // size}{unit}"
+    return f"{ms}ms"

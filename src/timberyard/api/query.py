@@ -10,10 +10,11 @@ from starlette.routing import Route
 
 from .. import search
 from ..errors import TimberyardError
-from ..timerange import parse_instant
+from ..timerange import format_duration, parse_duration_ms, parse_instant
 from .common import JSONResponse, authenticate, bearer, int_param, lookup, services
 
 MAX_LIMIT = 10_000
+MAX_OFFSET = 1_000_000
 _MONTH = re.compile(r"^\d{4}-(0[1-9]|1[0-2])$")
 
 
@@ -44,6 +45,7 @@ async def list_logs(request: Request) -> JSONResponse:
     order = request.query_params.get("order", "desc").lower()
     if order not in ("asc", "desc"):
         raise TimberyardError("BAD_REQUEST", f"invalid order {order!r}: expected asc or desc")
+    offset = int_param(request, "offset", 0, 0, MAX_OFFSET)
     with_total = request.query_params.get("total", "true").lower() not in ("false", "0", "no")
     page = await run_in_threadpool(
         search.find,
@@ -52,6 +54,7 @@ async def list_logs(request: Request) -> JSONResponse:
         limit=limit,
         order=order,
         cursor=request.query_params.get("cursor") or None,
+        offset=offset,
         with_total=with_total,
     )
     if not with_total:
@@ -88,3 +91,73 @@ async def get_usage(request: Request) -> JSONResponse:
 
 
 routes.append(Route("/v1/usage", get_usage, methods=["GET"]))
+
+
+def _range(request: Request, default_span_ns: int) -> search.Filter:
+    """A filter whose range is bounded: `from` defaults to `to` minus the span."""
+    svc = services(request)
+    key = authenticate(request, "read")
+    flt = build_filter(request, key.project_id)
+    now_ns = svc.clock.now_ns()
+    if flt.to_ns is None:
+        flt.to_ns = now_ns
+    if flt.from_ns is None:
+        flt.from_ns = flt.to_ns - default_span_ns
+    if flt.from_ns >= flt.to_ns:
+        raise TimberyardError("BAD_REQUEST", "'from' must be before 'to'")
+    return flt
+
+
+async def get_histogram(request: Request) -> JSONResponse:
+    """GET /v1/histogram: counts per bucket and level (interval automatic or `interval`)."""
+    svc = services(request)
+    flt = _range(request, 86_400 * 1_000_000_000)
+    assert flt.from_ns is not None and flt.to_ns is not None
+    span_ms = (flt.to_ns - flt.from_ns) // 1_000_000
+    raw = request.query_params.get("interval")
+    if raw:
+        interval_ms = parse_duration_ms("interval", raw)
+        if span_ms / interval_ms > search.MAX_BUCKETS:
+            raise TimberyardError(
+                "BAD_REQUEST",
+                f"interval {raw!r} gives {span_ms // interval_ms} buckets over this range;"
+                f" the limit is {search.MAX_BUCKETS}: choose a wider interval",
+            )
+    else:
+        interval_ms = search.auto_interval(span_ms)
+    doc = await run_in_threadpool(search.histogram, svc.store, flt, interval_ms)
+    doc["interval"] = format_duration(interval_ms)
+    return JSONResponse(doc)
+
+
+async def get_fields(request: Request) -> JSONResponse:
+    """GET /v1/fields: field names with top values and counts, for facets."""
+    svc = services(request)
+    flt = _range(request, 86_400 * 1_000_000_000)
+    return JSONResponse(await run_in_threadpool(search.facets, svc.store, flt))
+
+
+async def get_session(request: Request) -> JSONResponse:
+    """GET /v1/sessions/{id}: every entry of a session, frontend and backend, in time order."""
+    svc = services(request)
+    key = authenticate(request, "read")
+    session = request.path_params["id"]
+    logs = await run_in_threadpool(search.related, svc.store, key.project_id, "session_id", session)
+    return JSONResponse({"sessionId": session, "logs": logs})
+
+
+async def get_flow(request: Request) -> JSONResponse:
+    """GET /v1/flows/{id}: every entry of a flow, ordered by stepIndex."""
+    svc = services(request)
+    key = authenticate(request, "read")
+    flow = request.path_params["id"]
+    logs = await run_in_threadpool(search.related, svc.store, key.project_id, "flow_id", flow)
+    return JSONResponse({"flowId": flow, "logs": logs})
+
+
+routes += [
+    Route("/v1/histogram", get_histogram, methods=["GET"]),
+    Route("/v1/fields", get_fields, methods=["GET"]),
+    Route("/v1/sessions/{id}", get_session, methods=["GET"]),
+    Route("/v1/flows/{id}", get_flow, methods=["GET"]),
+]
