@@ -83,3 +83,17 @@ async def test_admin_validation_errors(harness: Harness) -> None:
         assert text in r.json()["error"], (path, r.text)
     r = await c.post("/v1/admin/organisations", content=b"{not json", headers=admin)
     assert r.status_code == 400 and "invalid JSON" in r.json()["error"]
+
+
+async def test_admin_token_reads_any_project(harness: Harness) -> None:
+    c = harness.client
+    await c.post("/v1/logs", json={"message": "visible to admin"}, headers=harness.auth())
+    await harness.flushed()
+    r = await c.get("/v1/logs", params={"project": harness.project["id"]}, headers=harness.admin)
+    assert r.status_code == 200 and [e["message"] for e in r.json()["logs"]] == ["visible to admin"]
+    assert (await c.get("/v1/logs", headers=harness.admin)).status_code == 400
+    assert (await c.get("/v1/logs", params={"project": "prj_nope"}, headers=harness.admin)).status_code == 404
+    r = await c.post("/v1/logs", json={"message": "x"}, headers=harness.admin)
+    assert r.status_code == 403 and "project key" in r.json()["error"]
+    r = await c.get("/v1/logs", params={"project": harness.project["id"]}, headers={"Authorization": "Bearer adm_wrong"})
+    assert r.status_code == 401

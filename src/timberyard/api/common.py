@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import hmac
 import re
 import time
 import zlib
@@ -92,8 +93,16 @@ def lookup(svc: Services, secret: str | None) -> KeyInfo:
 
 
 def authenticate(request: Request, scope: str) -> KeyInfo:
-    """Check the bearer key: 401 invalid, 404 inactive project, 403 missing scope."""
-    info = lookup(services(request), bearer(request))
+    """Check the bearer key: 401 invalid, 404 inactive project, 403 missing scope.
+
+    The admin token may read any project named by the `project` query parameter
+    (the dashboard's project switcher).
+    """
+    svc = services(request)
+    token = bearer(request)
+    if token and (token.startswith("adm_") or token == svc.settings.admin_token):
+        return _admin_read(request, token, scope)
+    info = lookup(svc, token)
     if not info.project_active:
         raise TimberyardError("NOT_FOUND", "the key's project does not exist or is not active")
     if scope not in info.scopes:
@@ -168,3 +177,28 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
             "BAD_REQUEST", f"invalid {name} {raw!r}: expected an integer from {low} to {high}"
         )
     return value
+
+
+def _admin_read(request: Request, token: str, scope: str) -> KeyInfo:
+    svc = services(request)
+    configured = svc.settings.admin_token
+    valid = bool(configured) and hmac.compare_digest(configured.encode(), token.encode())
+    if not valid and not svc.meta.check_admin_token(token):
+        raise invalid_key()
+    if scope != "read":
+        raise TimberyardError("FORBIDDEN", "the admin token reads logs; ingest with a project key")
+    project_id = request.query_params.get("project")
+    if not project_id:
+        raise TimberyardError("BAD_REQUEST", "with the admin token, name the project: ?project=<id>")
+    project = svc.meta.get_project(project_id)
+    if project is None:
+        raise TimberyardError("NOT_FOUND", f"project {project_id!r} not found")
+    return KeyInfo(
+        key_id="admin",
+        kind="admin",
+        scopes=frozenset({"read"}),
+        project_id=project["id"],
+        org_id=project["org_id"],
+        project_active=True,
+        allowed_origins=tuple(project["allowed_origins"]),
+    )
