@@ -97,7 +97,7 @@ def make_harness(tmp_path: Path, chdb_path: Path) -> Callable[..., Any]:
     """Build a harness with setting overrides: `async with make_harness(max_entries=5) as h`."""
     counter = iter(range(1000))
 
-    def factory(**overrides: Any) -> Any:
-        return running_app(tmp_path / f"app{next(counter)}", chdb_path, **overrides)
+    def factory(clock: Clock | None = None, **overrides: Any) -> Any:
+        return running_app(tmp_path / f"app{next(counter)}", chdb_path, clock=clock, **overrides)
 
     return factory

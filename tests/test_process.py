@@ -128,3 +128,23 @@ def test_server_logs_its_address_and_init_is_known(tmp_path: Path) -> None:
     finally:
         server.terminate()
     assert f"listening on http://127.0.0.1:{server.port}" in server.log.read_text()
+
+
+def test_debounce_survives_restart(tmp_path: Path) -> None:
+    data = tmp_path / "data"
+    creds = init(data)
+    headers = {"Authorization": f"Bearer {creds['key']}"}
+    body = {"message": "Nightly export failed", "level": "error", "useDebounce": {"maxInterval": "1h 30m"}}
+    server = Server(data).start()
+    try:
+        first = httpx.post(f"{server.url}/api/v1/tracking/log", json=body, headers=headers).json()
+        assert first["debounced"] is False
+        server.kill9()
+        server.start()
+        again = httpx.post(f"{server.url}/api/v1/tracking/log", json=body, headers=headers).json()
+        assert again == {"success": True, "id": first["id"], "debounced": True, "count": 2}
+        time.sleep(0.5)
+        logs = httpx.get(f"{server.url}/v1/logs", headers=headers).json()["logs"]
+        assert [e["id"] for e in logs] == [first["id"]] and logs[0]["fields"]["count"] == 2
+    finally:
+        server.stop()
