@@ -36,6 +36,7 @@ _PLACEHOLDER = re.compile(
 _OWN_LITERALS = re.compile(r"'(?:Int64|UInt64|Double)?'")
 _WORD = re.compile(r"[A-Za-z_][A-Za-z0-9_]*")
 _FUNCTIONS = {
+    "position",
     "AND",
     "OR",
     "NOT",
@@ -74,7 +75,8 @@ def test_params_numbered_in_order() -> None:
     sql, params = compile(parse("a b a level:error fields.x:>1 fields.x:<5"))
     assert list(params) == [f"p{i}" for i in range(len(params))]
     assert list(dict.fromkeys(_PLACEHOLDER.findall(sql))) == list(params)
-    assert params == {"p0": ["a"], "p1": ["b"], "p2": "error", "p3": "x", "p4": 1.0, "p5": 5.0}
+    assert params == {"p0": ["a"], "p1": ["b"], "p2": "error", "p3": '"x":', "p4": "x", "p5": 1.0,
+                      "p6": 5.0}
 
 
 def regenerate() -> None:

@@ -10,6 +10,8 @@ case-insensitive. Evaluated elsewhere (a SELECT list, `countIf`, or with
 
 from __future__ import annotations
 
+import msgspec
+
 from collections.abc import Iterator
 from typing import Any
 
@@ -138,8 +140,9 @@ class _Compiler:
         """One comparison per bound (=, >, >=, <, <=), all of which must hold."""
         kind = spec.kind
         if kind is Kind.JSON:
+            key = self.key_guard(spec)
             path = self.path(spec)
-            parts = [f"JSONType(fields, {path}) {_JSON_NUMBER}"]
+            parts = [key, f"JSONType(fields, {path}) {_JSON_NUMBER}"]
             for op, value in bounds:
                 number = self.bind(float(value), "Float64")
                 parts.append(f"JSONExtractFloat(fields, {path}) {op} {number}")
@@ -167,7 +170,8 @@ class _Compiler:
         if kind in _ALWAYS or spec.name == "severity":
             return "1", True
         if kind is Kind.JSON:
-            return f"JSONHas(fields, {self.path(spec)})", True
+            key = self.key_guard(spec)
+            return _all([key, f"JSONHas(fields, {self.path(spec)})"]), True
         if kind is Kind.TAGS:
             return "notEmpty(tags)", True
         if spec.name == "step_index":
@@ -176,19 +180,39 @@ class _Compiler:
 
     def json_term(self, spec: FieldSpec, value: str, prefix: bool) -> str:
         """fields.x:value matches that string, or that number; fields.x:val* a string prefix."""
+        key = self.key_guard(spec)
+        guards = [key]
+        if prefix or not is_number(value):
+            # The value as the stored JSON spells it, quotes left out so that a
+            # string "true" and the literal true both pass the guard.
+            needle = self.bind(_json_text(value)[1:-1], "String")
+            guards.append(f"position(fields, {needle}) > 0")
         path = self.path(spec)
         text = self.bind(value, "String")
         if prefix:
-            return f"startsWith(JSONExtractString(fields, {path}), {text})"
+            return _all([*guards, f"startsWith(JSONExtractString(fields, {path}), {text})"])
         same = f"JSONExtractString(fields, {path}) = {text}"
         if not is_number(value):
-            return same
+            return _all([*guards, same])
         number = self.bind(float(value), "Float64")
-        return (
-            f"({same} OR (JSONType(fields, {path}) {_JSON_NUMBER}"
-            f" AND JSONExtractFloat(fields, {path}) = {number}))"
+        return _all(
+            [
+                key,
+                f"({same} OR (JSONType(fields, {path}) {_JSON_NUMBER}"
+                f" AND JSONExtractFloat(fields, {path}) = {number}))",
+            ]
         )
+
+    def key_guard(self, spec: FieldSpec) -> str:
+        """A substring test for the path's last key: cheap, and it skips most rows
+        before any JSON is parsed (`fields` is stored as canonical msgspec JSON)."""
+        return f"position(fields, {self.bind(_json_text(spec.path[-1]) + ':', 'String')}) > 0"
 
     def path(self, spec: FieldSpec) -> str:
         """The JSON path as bound key parameters: `{p0:String}, {p1:String}`."""
         return ", ".join(self.bind(key, "String") for key in spec.path)
+
+
+def _json_text(value: str) -> str:
+    """A string as the stored JSON spells it (msgspec: no spaces, UTF-8 kept)."""
+    return msgspec.json.encode(value).decode()
