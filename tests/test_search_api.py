@@ -283,3 +283,20 @@ async def test_huge_limit_is_bounded_in_time(loaded: Harness) -> None:
     started = time.monotonic()
     r = await get(loaded, limit=10000, q="a* OR b* OR c*")
     assert r.status_code == 200 and time.monotonic() - started < 5
+
+
+async def test_histogram_whole_minutes_uses_the_projection(harness: Harness) -> None:
+    minute = T0 - T0 % 60_000
+    logs = [{"message": f"m{i}", "timestamp": minute + i * 20_000, "level": "error" if i % 3 == 0 else "info"}
+            for i in range(12)]  # 4 minutes, three entries each
+    await ingest(harness, logs)
+    params = {"from": minute, "to": minute + 4 * 60_000, "interval": "2m"}
+    fast = (await get(harness, "/v1/histogram", **params)).json()
+    slow = (await get(harness, "/v1/histogram", q="level:>=trace", **params)).json()
+    assert fast["buckets"] == slow["buckets"]
+    assert [b["total"] for b in fast["buckets"]] == [6, 6]
+    assert fast["buckets"][0]["counts"] == {"error": 2, "info": 4}
+    sql = "EXPLAIN SELECT toStartOfMinute(timestamp) AS m, severity, count() FROM {t} WHERE project_id = '{p}' GROUP BY m, severity"
+    plan = " ".join(r[0] for r in harness.services.store.query(
+        sql.format(t=harness.services.store.table, p=harness.project["id"])))
+    assert "p_minute" in plan

@@ -146,3 +146,23 @@ async def test_unreachable_store_keeps_accepting_then_503(tmp_path: Path) -> Non
     await pipeline.stop(timeout=3)
     _, records = WriteAheadLog(tmp_path / "wal").open()
     assert sum(r.rows for r in records) == accepted * 5
+
+
+def test_schema_migrates_an_older_database(chdb_path: Path) -> None:
+    from timberyard.storage import schema
+
+    db = f"m_{uuid.uuid4().hex[:10]}"
+    old = EntryStore(f"chdb://{chdb_path}", db)
+    old._client = old._connect()
+    old.command(f"CREATE DATABASE `{db}`")
+    old.command(schema.BOOTSTRAP(db))
+    old.command(schema.MIGRATIONS[0][0](db))
+    old.command(f"INSERT INTO `{db}`.schema_version (version) VALUES (1)")
+    old.insert_rows(b'{"project_id":"p","ts_ns":1705312200000000000,"id":1,"message":"kept","level":"info","severity":2}\n', "t1")
+    store = EntryStore(f"chdb://{chdb_path}", db)
+    store.open()
+    versions = store.query(f"SELECT max(version) FROM `{db}`.schema_version")
+    assert int(versions[0][0]) == schema.SCHEMA_VERSION >= 2
+    assert store.query(f"SELECT message FROM `{db}`.logs") == [("kept",)]
+    assert store.query(f"SELECT count() FROM system.projection_parts WHERE database = '{db}' AND active") != [(0,)]
+    store.drop_database()

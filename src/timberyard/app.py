@@ -15,14 +15,21 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, ingest, query
+from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
+from .alerts.matching import query_compiler
+from .api import admin, browser, ingest, openapi, query, tracking
+from .api import alerts as alerts_api
+from .api import groups as groups_api
 from .api.common import JSONResponse, KeyCache, error_response
 from .clock import Clock
+from .debounce import Debouncer
 from .errors import TimberyardError
 from .ingest.pipeline import Pipeline
 from .limits import Limiter
+from .retention import Retention
 from .model import Limits
 from .settings import Settings
+from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
 from .storage.entries import EntryStore, StoreUnavailable, database_of, storage_dsn
 from .storage.meta import MetaStore
 
@@ -40,7 +47,12 @@ class Services:
     pipeline: Pipeline
     limits: Limits
     limiter: Limiter
+    debouncer: Debouncer
+    retention: Retention
     keys: KeyCache = field(default_factory=KeyCache)
+    # Notifications; build_services sets both.
+    dispatcher: Dispatcher = field(default=None)  # type: ignore[assignment]
+    channels: SqlChannels = field(default=None)  # type: ignore[assignment]
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
@@ -51,6 +63,34 @@ class Services:
             return ql.compile(node)
         except ql.QueryError as exc:
             raise exc.to_api() from None
+
+
+def build_dispatcher(settings: Settings, meta: MetaStore, clock: Clock) -> Dispatcher:
+    """The notification dispatcher over the metadata store's channels, groups and log."""
+    alert_settings = AlertSettings(
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        group_interval=settings.alert_group_interval,
+        retry=RetryPolicy(
+            attempts=settings.alert_retry_attempts, base=settings.alert_retry_backoff
+        ),
+        smtp=SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls and not settings.smtp_ssl,
+            ssl=settings.smtp_ssl,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password or None,
+            sender=settings.smtp_sender,
+        ),
+    )
+    return Dispatcher(
+        SqlChannels(meta.engine),
+        settings=alert_settings,
+        groups=SqlGroupStore(meta.engine),
+        log=SqlDeliveryLog(meta.engine),
+        compile_query=query_compiler(),
+        clock=clock,
+    )
 
 
 def build_services(settings: Settings, clock: Clock | None = None) -> Services:
@@ -75,10 +115,17 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_body_bytes=settings.max_body_bytes,
     )
     limiter = Limiter(meta, clock)
-    return Services(settings, clock, store, meta, pipeline, limits, limiter)
+    retention = Retention(store, meta, clock, settings.retention_check_seconds)
+    services = Services(
+        settings, clock, store, meta, pipeline, limits, limiter, Debouncer(meta, clock), retention
+    )
+    services.dispatcher = build_dispatcher(settings, meta, clock)
+    services.channels = SqlChannels(meta.engine)
+    return services
 
 
 async def _health(request: Request) -> JSONResponse:
+    """GET /health: ingestion pipeline state; 503 while the entry store is unreachable."""
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
     healthy = stats["storeError"] is None
@@ -137,10 +184,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             # Keep accepting into the WAL; the flusher connects when the store is back.
             log.error("entry store unavailable at start-up: %s", exc)
         await services.pipeline.start()
+        await services.dispatcher.start()
         await services.limiter.start()
+        await services.retention.start()
         try:
             yield
         finally:
+            await services.retention.stop()
+            await services.dispatcher.stop()
             await services.pipeline.stop()
             await services.limiter.stop()
             services.store.close()
@@ -148,9 +199,14 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     routes = [
         Route("/health", _health, methods=["GET"]),
+        *openapi.routes,
+        *browser.routes,
         *ingest.routes,
+        *tracking.routes,
         *query.routes,
         *admin.routes,
+        *alerts_api.routes,
+        *groups_api.routes,
     ]
     app = Starlette(
         routes=routes,

@@ -10,6 +10,7 @@ from typing import Any
 import msgspec
 
 from .errors import TimberyardError
+from .model import LEVELS
 from .storage.entries import EntryStore
 from .storage.reader import SELECT_SQL, parse_id, to_entry
 
@@ -130,16 +131,43 @@ def auto_interval(span_ms: int) -> int:
 
 
 def histogram(store: EntryStore, flt: Filter, interval_ms: int) -> dict[str, Any]:
-    """Counts per bucket and level over [from, to), empty buckets included."""
+    """Counts per bucket and level over [from, to), empty buckets included.
+
+    Without a query and with whole-minute buckets, the counts come from the
+    per-minute projection (the range then covers whole minutes).
+    """
     assert flt.from_ns is not None and flt.to_ns is not None
     origin = flt.from_ns // 1_000_000 // interval_ms * interval_ms
     end = flt.to_ns // 1_000_000
-    where, params = flt.where()
-    sql = (
-        "SELECT intDiv(toUnixTimestamp64Milli(timestamp) - {_origin:Int64}, {_step:Int64}) AS b,"
-        f" level, count() FROM {store.table} WHERE {where} GROUP BY b, level"
-    )
-    rows = store.query(sql, {**params, "_origin": origin, "_step": interval_ms})
+    if flt.condition in ("", "1") and interval_ms % 60_000 == 0:
+        sql = (
+            "SELECT intDiv(toUnixTimestamp(toStartOfMinute(timestamp)) * 1000 - {_origin:Int64},"
+            " {_step:Int64}) AS b, severity, count() FROM " + store.table
+            + " WHERE project_id = {_project:String}"
+            " AND toStartOfMinute(timestamp) >= toDateTime({_fm:Int64})"
+            " AND toStartOfMinute(timestamp) < toDateTime({_tm:Int64})"
+            " GROUP BY b, severity"
+        )
+        rows = [
+            (b, LEVELS[severity], n)
+            for b, severity, n in store.query(
+                sql,
+                {
+                    "_project": flt.project_id,
+                    "_origin": origin,
+                    "_step": interval_ms,
+                    "_fm": origin // 1000,
+                    "_tm": -(-end // 60_000) * 60,
+                },
+            )
+        ]
+    else:
+        where, params = flt.where()
+        sql = (
+            "SELECT intDiv(toUnixTimestamp64Milli(timestamp) - {_origin:Int64}, {_step:Int64})"
+            f" AS b, level, count() FROM {store.table} WHERE {where} GROUP BY b, level"
+        )
+        rows = store.query(sql, {**params, "_origin": origin, "_step": interval_ms})
     count = max(1, -(-(end - origin) // interval_ms))
     buckets = [{"t": origin + i * interval_ms, "total": 0, "counts": {}} for i in range(count)]
     for index, level, n in rows:

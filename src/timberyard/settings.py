@@ -55,7 +55,43 @@ class Settings:
     wal_segment_bytes: int = _setting(
         64 * 1024 * 1024, "TIMBERYARD_WAL_SEGMENT_BYTES", "size of one WAL segment file"
     )
+    browser_rate_per_minute: int = _setting(
+        120, "TIMBERYARD_BROWSER_RATE_PER_MINUTE", "browser requests per minute per client address"
+    )
+    retention_check_seconds: float = _setting(
+        3600.0, "TIMBERYARD_RETENTION_CHECK_SECONDS", "how often expired entries are removed"
+    )
     log_level: str = _setting("info", "TIMBERYARD_LOG_LEVEL", "server log level")
+    smtp_host: str = _setting(
+        "", "TIMBERYARD_SMTP_HOST", "SMTP relay for email notification channels; empty: email off"
+    )
+    smtp_port: int = _setting(587, "TIMBERYARD_SMTP_PORT", "port of the SMTP relay")
+    smtp_starttls: bool = _setting(
+        True, "TIMBERYARD_SMTP_STARTTLS", "upgrade the SMTP connection with STARTTLS"
+    )
+    smtp_ssl: bool = _setting(
+        False, "TIMBERYARD_SMTP_SSL", "implicit TLS to the SMTP relay (port 465); not with STARTTLS"
+    )
+    smtp_username: str | None = _setting(
+        None, "TIMBERYARD_SMTP_USERNAME", "SMTP login; empty: no authentication"
+    )
+    smtp_password: str | None = _setting(None, "TIMBERYARD_SMTP_PASSWORD", "SMTP password")
+    smtp_sender: str = _setting(
+        "timberyard@localhost", "TIMBERYARD_SMTP_SENDER", "From address of notification emails"
+    )
+    alert_group_interval: float = _setting(
+        600.0,
+        "TIMBERYARD_ALERT_GROUP_INTERVAL",
+        "seconds between notifications of one error group on one channel (a storm sends one)",
+    )
+    alert_retry_attempts: int = _setting(
+        5, "TIMBERYARD_ALERT_RETRY_ATTEMPTS", "delivery attempts of one notification"
+    )
+    alert_retry_backoff: float = _setting(
+        1.0,
+        "TIMBERYARD_ALERT_RETRY_BACKOFF",
+        "seconds before the first retry of a notification; doubles per attempt, up to 60",
+    )
 
     @classmethod
     def from_env(cls, environ: dict[str, str] | None = None, **overrides: Any) -> Settings:

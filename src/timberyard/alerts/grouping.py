@@ -9,7 +9,7 @@ from typing import Any
 from ..model import SEVERITY
 from .channels import Channel
 from .fingerprint import fingerprint_of_title, group_title
-from .records import GroupKey, Occurrences, timestamp_ns
+from .records import GroupKey, Occurrences, entry_id, entry_ns
 
 
 @dataclass
@@ -46,8 +46,8 @@ class BatchGroup:
             count=self.count,
             first_seen=self.first_ns,
             last_seen=self.last_ns,
-            first_entry_id=str(self.first.get("id") or ""),
-            last_entry_id=str(self.last.get("id") or ""),
+            first_entry_id=entry_id(self.first),
+            last_entry_id=entry_id(self.last),
         )
 
 
@@ -65,7 +65,7 @@ class Batch:
         title = group_title(message if isinstance(message, str) else str(message or ""))
         fp = fingerprint_of_title(entry.get("service"), entry.get("error_name"), title)
         key = GroupKey(self.org_id, str(entry.get("project_id") or ""), fp)
-        ns = timestamp_ns(entry.get("timestamp"), self.now_ns)
+        ns = entry_ns(entry, self.now_ns)
         level = str(entry.get("level") or "info")
         group = self.groups.get(key)
         if group is None:

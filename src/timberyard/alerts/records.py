@@ -34,6 +34,24 @@ def timestamp_ns(value: Any, default: int) -> int:
         return default
 
 
+def entry_ns(entry: Mapping[str, Any], default: int) -> int:
+    """An entry row's time in ns: `timestamp`, or the pipeline's `ts_ns`, else default."""
+    value = entry.get("timestamp")
+    if value is None:
+        value = entry.get("ts_ns")
+        if isinstance(value, int) and not isinstance(value, bool) and value >= 0:
+            return value
+    return timestamp_ns(value, default)
+
+
+def entry_id(entry: Mapping[str, Any]) -> str:
+    """An entry row's public id; the pipeline's integer ids show as 16 hex digits."""
+    value = entry.get("id")
+    if isinstance(value, int) and not isinstance(value, bool):
+        return f"{value:016x}"  # storage.reader.format_id: the form the API and links use
+    return str(value or "")
+
+
 @dataclass(frozen=True)
 class EntrySnapshot:
     """What a notification shows of one entry."""
@@ -51,14 +69,14 @@ class EntrySnapshot:
     def of(cls, entry: Mapping[str, Any], default_ns: int) -> EntrySnapshot:
         """The snapshot of a stored entry row."""
         return cls(
-            id=str(entry.get("id") or ""),
+            id=entry_id(entry),
             project_id=str(entry.get("project_id") or ""),
             level=str(entry.get("level") or "info"),
             message=str(entry.get("message") or ""),
             service=str(entry.get("service") or ""),
             environment=str(entry.get("environment") or ""),
             error_name=str(entry.get("error_name") or ""),
-            timestamp_ns=timestamp_ns(entry.get("timestamp"), default_ns),
+            timestamp_ns=entry_ns(entry, default_ns),
         )
 
     @property

@@ -139,6 +139,7 @@ def _project_or_404(request: Request, project_id: str) -> dict[str, Any]:
 
 
 async def organisations(request: Request) -> JSONResponse:
+    """List organisations (GET) or create one (POST {name, plan?})."""
     require_admin(request)
     meta = services(request).meta
     if request.method == "GET":
@@ -151,6 +152,7 @@ async def organisations(request: Request) -> JSONResponse:
 
 
 async def organisation(request: Request) -> JSONResponse:
+    """Show an organisation (GET) or change its plan, quota or rate limit (PATCH)."""
     require_admin(request)
     org_id = request.path_params["org"]
     meta = services(request).meta
@@ -174,6 +176,7 @@ async def organisation(request: Request) -> JSONResponse:
 
 
 async def org_projects(request: Request) -> JSONResponse:
+    """List an organisation's projects (GET) or create one (POST {name, retentionDays?, allowedOrigins?})."""
     require_admin(request)
     org_id = request.path_params["org"]
     meta = services(request).meta
@@ -191,6 +194,7 @@ async def org_projects(request: Request) -> JSONResponse:
 
 
 async def project(request: Request) -> JSONResponse:
+    """Show (GET), change (PATCH {active?, retentionDays?, allowedOrigins?}) or delete a project with its data."""
     require_admin(request)
     project_id = request.path_params["project"]
     svc = services(request)
@@ -200,6 +204,9 @@ async def project(request: Request) -> JSONResponse:
     if request.method == "DELETE":
         await run_in_threadpool(svc.meta.delete_project, project_id)
         svc.keys.clear()
+        # Its keys stop at once; its entries go now (and any stragglers in retention passes).
+        await svc.pipeline.wait_flushed(30)
+        await run_in_threadpool(svc.retention.remove_project, project_id)
         return JSONResponse({"id": project_id, "deleted": True})
     body = await json_body(request)
     values: dict[str, Any] = {}
@@ -219,6 +226,7 @@ async def project(request: Request) -> JSONResponse:
 
 
 async def project_keys(request: Request) -> JSONResponse:
+    """List a project's keys without secrets (GET) or create one (POST {kind}), shown once."""
     require_admin(request)
     project_id = request.path_params["project"]
     meta = services(request).meta
@@ -237,6 +245,7 @@ async def project_keys(request: Request) -> JSONResponse:
 
 
 async def key(request: Request) -> JSONResponse:
+    """Revoke a key."""
     require_admin(request)
     key_id = request.path_params["key"]
     svc = services(request)
@@ -259,8 +268,17 @@ async def stats(request: Request) -> JSONResponse:
     return JSONResponse({"storage": storage, "ingest": svc.pipeline.stats()})
 
 
+async def retention_pass(request: Request) -> JSONResponse:
+    """POST /v1/admin/retention: run a retention pass now; what it removed."""
+    require_admin(request)
+    svc = services(request)
+    report = await run_in_threadpool(svc.retention.run_once)
+    return JSONResponse(report.to_json())
+
+
 routes = [
     Route("/v1/admin/stats", stats, methods=["GET"]),
+    Route("/v1/admin/retention", retention_pass, methods=["POST"]),
     Route("/v1/admin/organisations", organisations, methods=["GET", "POST"]),
     Route("/v1/admin/organisations/{org}", organisation, methods=["GET", "PATCH"]),
     Route("/v1/admin/organisations/{org}/projects", org_projects, methods=["GET", "POST"]),

@@ -98,16 +98,20 @@ def _decode_and_validate(
 
 
 async def ingest_body(
-    request: Request, body: bytes, key: KeyInfo, limits: Limits
+    request: Request, body: bytes, key: KeyInfo, limits: Limits, browser: bool = False
 ) -> dict[str, Any]:
     """Parse, validate, count against the quota and store a body; the success document."""
     svc = services(request)
     project_id = key.project_id
     org_id = key.org_id
     now_ns = svc.clock.now_ns()
-    fmt = formats.resolve(
-        request.query_params.get("format"), request.headers.get("content-type"), body
-    )
+    if browser:
+        # sendBeacon posts JSON as text/plain: the browser endpoint reads JSON only.
+        fmt = request.query_params.get("format") or formats.detect_json(body)
+    else:
+        fmt = formats.resolve(
+            request.query_params.get("format"), request.headers.get("content-type"), body
+        )
     defaults = query_defaults(request)
     if len(body) > OFFLOAD_BYTES:
         # Large bodies parse in a worker thread so that small requests keep flowing.
@@ -132,6 +136,8 @@ async def ingest_body(
     except BaseException:
         svc.limiter.release(org_id, len(rows))
         raise
+    # Durable now: notifications are decided off the request path (never blocks).
+    svc.dispatcher.submit(org_id, rows)
     result: dict[str, Any] = {
         "success": True,
         "count": len(rows),

@@ -59,6 +59,7 @@ async def list_logs(request: Request) -> JSONResponse:
     )
     if not with_total:
         page.pop("total")
+    svc.debouncer.decorate(key.project_id, page["logs"])
     return JSONResponse(page)
 
 
@@ -70,6 +71,7 @@ async def get_log(request: Request) -> JSONResponse:
     entry = await run_in_threadpool(search.get, svc.store, key.project_id, entry_id)
     if entry is None:
         raise TimberyardError("NOT_FOUND", f"no entry {entry_id!r} in this project")
+    svc.debouncer.decorate(key.project_id, [entry])
     return JSONResponse(entry)
 
 

@@ -80,4 +80,11 @@ def resolve(format_param: str | None, content_type: str | None, body: bytes) -> 
     return sniff(body)
 
 
+def detect_json(body: bytes) -> str:
+    """json or jsonl for a body known to be JSON: several lines of objects are jsonl."""
+    from .detect import sniff
+
+    return "jsonl" if sniff(body) == "jsonl" else "json"
+
+
 __all__ = ["FORMATS", "CONTENT_TYPES", "Parsed", "parser", "resolve"]

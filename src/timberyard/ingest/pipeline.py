@@ -78,7 +78,7 @@ class Pipeline:
             # The batch in flight when the last run stopped: retry it exactly,
             # with its token, so that a batch the store did take is not stored twice.
             self._forced = checkpoint
-        now = self.clock()
+        now = time.monotonic()
         for record in records:
             self._queue.append((record, now))
             self._queued_rows += record.rows
@@ -127,24 +127,28 @@ class Pipeline:
         self._last_id = base + count - 1
         return base
 
-    async def submit(self, project_id: str, rows: list[dict[str, Any]]) -> int:
+    async def submit(
+        self, project_id: str, rows: list[dict[str, Any]], ids_assigned: bool = False
+    ) -> int:
         """Make rows durable; returns when they are fsynced in the WAL.
 
-        Sets `id` on every row, and `project_id` and `received_ms` where the
-        caller did not (normalise() can set them from its `base`).
+        Sets `id` on every row (unless `ids_assigned`: the caller took them from
+        assign_ids), and `project_id` and `received_ms` where the caller did not
+        (normalise() can set them from its `base`).
         """
         self.check_capacity()
         if not rows:
             return 0
-        next_id = self.assign_ids(len(rows))
+        if not ids_assigned:
+            next_id = self.assign_ids(len(rows))
+            for row in rows:
+                row["id"] = next_id
+                next_id += 1
         if rows[0].get("project_id") != project_id:
             received = int(self.clock() * 1000)
             for row in rows:
                 row["project_id"] = project_id
                 row["received_ms"] = received
-        for row in rows:
-            row["id"] = next_id
-            next_id += 1
         payload = self._encode_lines(rows)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((payload, len(rows), future))
@@ -177,7 +181,7 @@ class Pipeline:
                         if not future.done():
                             future.set_exception(error)
                     continue
-                now = self.clock()
+                now = time.monotonic()
                 for (payload, rows, future), seq in zip(group, seqs, strict=True):
                     self._queue.append((Record(seq, payload, rows), now))
                     self._queued_rows += rows
@@ -201,7 +205,7 @@ class Pipeline:
                 await self._wait(self.batch_seconds)
                 continue
             oldest = self._queue[0][1]
-            due = oldest + self.batch_seconds - self.clock()
+            due = oldest + self.batch_seconds - time.monotonic()
             if self._queued_rows < self.batch_rows and due > 0 and not self._stopping:
                 self._flush_wake.clear()
                 await self._wait(due)

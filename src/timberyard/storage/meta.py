@@ -74,6 +74,20 @@ usage = sa.Table(
     sa.Column("overage", sa.BigInteger, nullable=False, server_default="0"),
 )
 
+debounce = sa.Table(
+    "debounce",
+    metadata,
+    sa.Column("id", sa.Integer, primary_key=True, autoincrement=True),
+    sa.Column("project_id", sa.String(64), nullable=False),
+    sa.Column("key_hash", sa.String(64), nullable=False),
+    sa.Column("entry_id", sa.BigInteger, nullable=False),
+    sa.Column("window_end_ms", sa.BigInteger, nullable=False),
+    sa.Column("count", sa.BigInteger, nullable=False, server_default="1"),
+    sa.Column("last_seen_ms", sa.BigInteger, nullable=False),
+    sa.Index("ix_debounce_key", "project_id", "key_hash", "window_end_ms"),
+    sa.Index("ix_debounce_entry", "project_id", "entry_id"),
+)
+
 PLANS = ("free", "pro", "enterprise")
 KEY_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     # kind -> (prefix, scopes)
@@ -209,6 +223,77 @@ class MetaStore:
                     usage.insert().values(org_id=org_id, month=month, count=count, overage=overage)
                 )
 
+    # -- debounce ---------------------------------------------------------
+
+    def debounce_hit(self, project_id: str, key_hash: str, now_ms: int) -> Any:
+        """Count a repeat in the key's open window; the window, or None if none is open."""
+        from ..debounce import Occurrence
+
+        with self.engine.begin() as conn:
+            found = conn.execute(
+                sa.select(debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count)
+                .where(
+                    debounce.c.project_id == project_id,
+                    debounce.c.key_hash == key_hash,
+                    debounce.c.window_end_ms > now_ms,
+                )
+                .order_by(debounce.c.window_end_ms.desc())
+                .limit(1)
+            ).first()
+            if found is None:
+                return None
+            conn.execute(
+                debounce.update()
+                .where(debounce.c.id == found.id)
+                .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
+            )
+        return Occurrence(int(found.entry_id), int(found.window_end_ms), int(found.count) + 1, now_ms)
+
+    def debounce_open(
+        self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
+    ) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                debounce.insert().values(
+                    project_id=project_id,
+                    key_hash=key_hash,
+                    entry_id=entry_id,
+                    window_end_ms=window_end_ms,
+                    count=1,
+                    last_seen_ms=now_ms,
+                )
+            )
+
+    def debounce_cancel(self, project_id: str, key_hash: str, entry_id: int) -> None:
+        with self.engine.begin() as conn:
+            conn.execute(
+                debounce.delete().where(
+                    debounce.c.project_id == project_id,
+                    debounce.c.key_hash == key_hash,
+                    debounce.c.entry_id == entry_id,
+                )
+            )
+
+    def debounce_projects(self) -> set[str]:
+        with self.engine.connect() as conn:
+            return {r[0] for r in conn.execute(sa.select(debounce.c.project_id).distinct())}
+
+    def debounce_counts(self, project_id: str, entry_ids: list[int]) -> list[tuple[int, int, int]]:
+        """(entry id, count, last seen ms) of the given first entries."""
+        out: list[tuple[int, int, int]] = []
+        with self.engine.connect() as conn:
+            for start in range(0, len(entry_ids), 500):
+                chunk = entry_ids[start : start + 500]
+                out += [
+                    (int(r[0]), int(r[1]), int(r[2]))
+                    for r in conn.execute(
+                        sa.select(debounce.c.entry_id, debounce.c.count, debounce.c.last_seen_ms).where(
+                            debounce.c.project_id == project_id, debounce.c.entry_id.in_(chunk)
+                        )
+                    )
+                ]
+        return out
+
     # -- projects ---------------------------------------------------------
 
     def create_project(
@@ -239,13 +324,27 @@ class MetaStore:
             found = conn.execute(query).mappings().first()
         return _project(found) if found else None
 
-    def list_projects(self, org_id: str | None = None) -> list[dict[str, Any]]:
-        query = sa.select(projects).where(projects.c.deleted_at.is_(None))
+    def list_projects(
+        self, org_id: str | None = None, include_deleted: bool = False
+    ) -> list[dict[str, Any]]:
+        query = sa.select(projects)
+        if not include_deleted:
+            query = query.where(projects.c.deleted_at.is_(None))
         if org_id is not None:
             query = query.where(projects.c.org_id == org_id)
         with self.engine.connect() as conn:
             rows = conn.execute(query.order_by(projects.c.created_at)).mappings()
             return [_project(r) for r in rows]
+
+    def all_allowed_origins(self) -> list[str]:
+        """Every allowed origin of every active project (preflights that name no key)."""
+        with self.engine.connect() as conn:
+            rows = conn.execute(
+                sa.select(projects.c.allowed_origins).where(
+                    projects.c.deleted_at.is_(None), projects.c.active.is_(True)
+                )
+            )
+            return [o for (raw,) in rows for o in msgspec.json.decode(raw or "[]")]
 
     def update_project(self, project_id: str, **values: Any) -> dict[str, Any] | None:
         if "allowed_origins" in values:

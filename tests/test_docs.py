@@ -1,0 +1,52 @@
+"""Docs that cannot drift: every setting, error code, endpoint and CLI command is described."""
+
+from __future__ import annotations
+
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+from conftest import Harness
+from timberyard.errors import DESCRIPTIONS, STATUS_BY_CODE
+from timberyard.settings import describe
+
+ROOT = Path(__file__).resolve().parents[1]
+README = (ROOT / "README.md").read_text()
+
+
+def test_every_setting_is_in_the_readme() -> None:
+    for name, default, env, help_text in describe():
+        row = next((line for line in README.splitlines() if f"`{env}`" in line), None)
+        assert row is not None, f"setting {name} ({env}) is missing from the README's settings table"
+        assert help_text in row and f"`{name}`" in row
+
+
+def test_every_error_code_is_documented() -> None:
+    assert set(DESCRIPTIONS) == set(STATUS_BY_CODE)
+    for code, status in STATUS_BY_CODE.items():
+        assert re.search(rf"\| `{code}` \| {status} \|", README), f"error {code} missing from the README"
+
+
+async def test_openapi_describes_every_route(harness: Harness) -> None:
+    doc = (await harness.client.get("/openapi.json")).json()
+    assert doc["openapi"].startswith("3.")
+    described = {(m.upper(), p) for p, ops in doc["paths"].items() for m in ops}
+    for route in harness.app.routes:
+        methods = getattr(route, "methods", None)
+        if not methods:
+            continue
+        for method in methods - {"HEAD"}:
+            assert (method, route.path) in described, f"{method} {route.path} missing from /openapi.json"
+            op = doc["paths"][route.path][method.lower()]
+            assert op["summary"] != f"{method} {route.path}", f"{method} {route.path} has no docstring"
+
+
+def test_cli_help_lists_commands() -> None:
+    out = subprocess.run([sys.executable, "-m", "timberyard", "--help"], capture_output=True, text=True, check=True).stdout
+    for command in ("serve", "init"):
+        assert command in out
+    for command in ("serve", "init"):
+        sub = subprocess.run([sys.executable, "-m", "timberyard", command, "--help"], capture_output=True, text=True,
+                             check=True).stdout
+        assert "--data" in sub
