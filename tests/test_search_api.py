@@ -170,6 +170,8 @@ async def test_entry_shape_and_get_by_id(loaded: Harness) -> None:
     assert first["fields"] == {"route": "/api/orders", "durationMs": 5230, "status": 500}
     assert first["errorName"] == "ConnectionError" and first["severity"] == 5 and len(first["id"]) == 16
     assert first["fingerprint"]
+    same_group = (await get(loaded, q=f"fingerprint:{first['fingerprint']}")).json()["logs"]
+    assert [e["id"] for e in same_group] == [first["id"]]
     r = await get(loaded, f"/v1/logs/{first['id']}")
     assert r.json() == first
     assert (await get(loaded, "/v1/logs/0000000000000000")).status_code == 404

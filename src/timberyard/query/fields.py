@@ -55,6 +55,7 @@ _SPECS: list[FieldSpec] = [
     _spec("error_stack", Kind.TEXT),
     *(_spec(name, Kind.KEYWORD) for name in STRING_FIELDS if name != "error_stack"),
     _spec("project_id", Kind.KEYWORD),
+    _spec("fingerprint", Kind.KEYWORD),  # the error group of error and fatal entries
     _spec("level", Kind.LEVEL),
     _spec("severity", Kind.INT, maximum=255),
     _spec("step_index", Kind.INT, maximum=65535),
