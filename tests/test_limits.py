@@ -149,3 +149,11 @@ def test_token_bucket_refills() -> None:
     wait = bucket.take(1000.0)
     assert 0 < wait <= 1.0
     assert bucket.take(1001.0) == 0
+
+
+async def test_limits_can_be_turned_off(make_harness: Any) -> None:
+    async with make_harness(enforce_limits=False) as h:
+        _, headers = await org_with_key(h, "free", monthlyQuota=1, rateLimitPerMinute=1)
+        statuses = {(await h.client.post("/v1/logs", json={"logs": [{"message": "x"}] * 3}, headers=headers)).status_code
+                    for _ in range(3)}
+        assert statuses == {200}

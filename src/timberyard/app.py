@@ -17,7 +17,7 @@ from starlette.routing import Route
 
 from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
 from .alerts.matching import query_compiler
-from .api import admin, browser, ingest, openapi, query, tracking
+from .api import admin, browser, compat_read, ingest, openapi, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api.common import JSONResponse, KeyCache, error_response
@@ -114,7 +114,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_message_bytes=settings.max_message_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
-    limiter = Limiter(meta, clock)
+    limiter = Limiter(meta, clock, enforce=settings.enforce_limits)
     retention = Retention(store, meta, clock, settings.retention_check_seconds)
     services = Services(
         settings, clock, store, meta, pipeline, limits, limiter, Debouncer(meta, clock), retention
@@ -204,6 +204,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *ingest.routes,
         *tracking.routes,
         *query.routes,
+        *compat_read.routes,
         *admin.routes,
         *alerts_api.routes,
         *groups_api.routes,

@@ -85,8 +85,10 @@ class Limiter:
         meta: MetaStore,
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 5.0,
+        enforce: bool = True,
     ) -> None:
         self.meta = meta
+        self.enforce = enforce
         self.clock = clock
         self.cache_seconds = cache_seconds
         self._orgs: dict[str, tuple[OrgLimits, float]] = {}
@@ -130,6 +132,8 @@ class Limiter:
     def check_rate(self, org_id: str, key_id: str, client: str | None = None,
                    client_per_minute: int | None = None) -> None:
         """Count one request; 429 with Retry-After when a limit is exceeded."""
+        if not self.enforce:
+            return
         limits = self.limits_of(org_id)
         now = self.clock()
         waits = []
@@ -168,6 +172,8 @@ class Limiter:
 
         Hard-limit plans get a 402 and nothing is counted when the entries do not fit.
         """
+        if not self.enforce:
+            return False
         limits = self.limits_of(org_id)
         month = month_of(self.clock())
         used = self._counter(org_id, month)
@@ -194,6 +200,8 @@ class Limiter:
 
     def release(self, org_id: str, count: int) -> None:
         """Give back a reservation whose entries were not stored after all."""
+        if not self.enforce:
+            return
         month = month_of(self.clock())
         used = self._counter(org_id, month)
         limits = self.limits_of(org_id)

@@ -61,6 +61,11 @@ class Settings:
     retention_check_seconds: float = _setting(
         3600.0, "TIMBERYARD_RETENTION_CHECK_SECONDS", "how often expired entries are removed"
     )
+    enforce_limits: bool = _setting(
+        True,
+        "TIMBERYARD_ENFORCE_LIMITS",
+        "apply plan quotas and rate limits (off: trusted single-tenant installs, benchmarks)",
+    )
     log_level: str = _setting("info", "TIMBERYARD_LOG_LEVEL", "server log level")
     smtp_host: str = _setting(
         "", "TIMBERYARD_SMTP_HOST", "SMTP relay for email notification channels; empty: email off"

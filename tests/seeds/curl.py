@@ -30,7 +30,7 @@ def curl_commands(text: str) -> list[tuple[str, str]]:
                 block.append(lines[i])
             command = "\n".join(block)
             # Seed 001's page glues its response heading onto the closing quote.
-            command = re.sub(r"'\}'Response$", "'}'", command)
+            command = re.sub(r"\}'Response$", "}'", command)
             out.append((title, command))
         i += 1
     return out

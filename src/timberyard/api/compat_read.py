@@ -1,4 +1,4 @@
-"""Read endpoints of other products' contracts: GET /logs (seed 002), GET /v1/applications/{id}/logs (seed 004).
+"""Seed read contracts: GET /logs (seed 002) and GET /v1/applications/{id}/logs (seed 004).
 
 Seed 002 answers every error as `{"status": "error", "message": ...}`; seed 004
 uses Timberyard's own error bodies (`{"error", "code"}`).
@@ -7,7 +7,7 @@ uses Timberyard's own error bodies (`{"error", "code"}`).
 from __future__ import annotations
 
 import re
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
@@ -18,6 +18,9 @@ from ..errors import TimberyardError, ValidationIssue
 from ..model import LEVELS, iso_from_ns, parse_level, parse_time
 from ..storage.meta import KeyInfo
 from .common import JSONResponse, authenticate, bearer, lookup, services
+
+if TYPE_CHECKING:
+    from ..app import Services
 
 MS = 1_000_000  # nanoseconds
 HOUR = 3600 * 1_000_000_000
@@ -85,6 +88,8 @@ def seed002_key(request: Request) -> KeyInfo:
     except TimberyardError as exc:
         if exc.status == 401:
             raise Seed002Error(401, SEED002_UNAUTHORIZED) from None
+        if exc.status == 400:  # the admin token without ?project=
+            raise Seed002Error(400, exc.message) from None
         # No read scope, or the key's project is inactive: the seed knows only 403.
         raise Seed002Error(403, SEED002_FORBIDDEN) from None
 
@@ -120,7 +125,7 @@ def _seed002_date(request: Request, name: str) -> int | None:
 
 
 def _seed002_levels(raw: str) -> list[str]:
-    """The Timberyard levels for `level` (one seed level, or several separated by commas)."""
+    """The Timberyard levels for `level` (one seed level, or several: commas or repeats)."""
     wanted: set[str] = set()
     for part in filter(None, (p.strip() for p in raw.split(","))):
         try:
@@ -148,7 +153,7 @@ def seed002_filter(request: Request, project_id: str) -> search.Filter:
         raise Seed002Error(400, "Invalid date range: 'startDate' is after 'endDate'.")
     conditions: list[str] = []
     values: dict[str, Any] = {}
-    levels = _seed002_levels(params.get("level", ""))
+    levels = _seed002_levels(",".join(params.getlist("level")))
     if levels:
         conditions.append("level IN {c_levels:Array(String)}")
         values["c_levels"] = levels
@@ -173,6 +178,13 @@ def seed002_entry(entry: dict[str, Any]) -> dict[str, Any]:
     }
 
 
+def seed002_page(svc: Services, flt: search.Filter, limit: int, offset: int) -> dict[str, Any]:
+    """A page newest first, with debounce counts in `fields` as GET /v1/logs shows them."""
+    page = search.find(svc.store, flt, limit=limit, order="desc", offset=offset)
+    svc.debouncer.decorate(flt.project_id, page["logs"])
+    return page
+
+
 async def api_logs(request: Request) -> JSONResponse:
     """GET /logs: limit, offset, startDate, endDate, level, service, search; newest first."""
     svc = services(request)
@@ -183,9 +195,7 @@ async def api_logs(request: Request) -> JSONResponse:
         flt = seed002_filter(request, key.project_id)
     except Seed002Error as exc:
         return exc.response()
-    page = await run_in_threadpool(
-        search.find, svc.store, flt, limit=limit, order="desc", offset=offset
-    )
+    page = await run_in_threadpool(seed002_page, svc, flt, limit, offset)
     logs = [seed002_entry(e) for e in page["logs"]]
     more = page["nextCursor"] is not None
     pagination = {
@@ -204,17 +214,15 @@ SEED004_MAX_LIMIT = 2500
 
 
 async def application_key(request: Request, app_id: str) -> KeyInfo:
-    """401 bad key; 404 unknown, inactive or another organisation's application; 403 no access."""
+    """401 bad key; 404 unknown or inactive application; 403 a key of another project (SPEC §3.4)."""
     svc = services(request)
     key = lookup(svc, bearer(request))
     project = await run_in_threadpool(svc.meta.get_project, app_id)
-    if project is None or project["org_id"] != key.org_id or not project["active"]:
-        # Another organisation's application is not in this key's scope: 404, not 403,
-        # so that a key cannot learn which ids exist in other organisations.
+    if project is None or not project["active"]:
         raise TimberyardError("NOT_FOUND", f"application {_quoted(app_id)} not found")
     if key.project_id != app_id or "read" not in key.scopes:
         raise TimberyardError(
-            "FORBIDDEN", f"this API key does not have read access to application {app_id!r}"
+            "FORBIDDEN", f"this API key does not have read access to application {_quoted(app_id)}"
         )
     return key
 
