@@ -26,7 +26,12 @@ async def app(scope, receive, send):  # type: ignore[no-untyped-def]
         message = await receive()
         body += message.get("body", b"")
         more = message.get("more_body", False)
-    value = _decode(body)
+    try:
+        value = _decode(body)
+    except msgspec.DecodeError:
+        await send({"type": "http.response.start", "status": 400, "headers": []})
+        await send({"type": "http.response.body", "body": b""})
+        return
     count = len(value["logs"]) if isinstance(value, dict) and "logs" in value else 1
     _out.write(body + b"\n")
     payload = b'{"success":true,"count":%d}' % count

@@ -16,6 +16,7 @@ import os
 import platform
 import shutil
 import socket
+import statistics
 import subprocess
 import sys
 import tempfile
@@ -164,6 +165,38 @@ def bench_ceiling(work: Path, scenarios: list[Scenario], duration: int) -> dict[
     return results
 
 
+def bench_limits(work: Path, scenario: Scenario, duration: int, rounds: int = 2) -> dict[str, list[float]]:
+    """Batch ingestion of a pro organisation with quotas and rate limits checked, against
+    the same server with TIMBERYARD_ENFORCE_LIMITS=false, alternated."""
+    out: dict[str, list[float]] = {"checked": [], "unchecked": []}
+    for i in range(rounds):
+        for mode in ("checked", "unchecked"):
+            data = work / f"limits-{mode}-{i}"
+            creds = json.loads(subprocess.run(
+                [PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "pro"],
+                check=True, capture_output=True, text=True).stdout)
+            port = free_port()
+            env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning",
+                   "TIMBERYARD_ENFORCE_LIMITS": "true" if mode == "checked" else "false"}
+            proc = subprocess.Popen([PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port)],
+                                    env=env)
+            base = f"http://127.0.0.1:{port}"
+            try:
+                wait_up(f"{base}/health", proc)
+                # A quota and rate limit so large that every request is checked and counted, none refused.
+                httpx.patch(f"{base}/v1/admin/organisations/{creds['organisation']}",
+                            json={"monthlyQuota": 10**12, "rateLimitPerMinute": 10**8},
+                            headers={"Authorization": f"Bearer {ADMIN}"}).raise_for_status()
+                r = run_wrk(f"{base}/v1/logs", scenario, duration, creds["key"])
+                out[mode].append(r["entries_per_s"])
+                print(f"  limits {mode}: {r['entries_per_s']:,.0f} entries/s (non-2xx {r['status_errors']})",
+                      flush=True)
+            finally:
+                proc.terminate()
+                proc.wait(120)
+    return out
+
+
 def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int) -> dict[str, Any]:
     data = work / "data"
     creds = json.loads(subprocess.run([PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "enterprise"],
@@ -241,7 +274,17 @@ def main() -> None:
     print(f"Peak server RSS: {ty['peak_rss_mb']:.0f} MiB. Stored: {storage['rows']:,} rows, "
           f"{storage['bytesOnDisk']:,} bytes on disk after merge for {ty['raw_json_bytes']:,.0f} raw JSON bytes "
           f"= {ratio:.3f} bytes per raw JSON byte.")
-    (work / "results.json").write_text(json.dumps({"ceiling": ceiling, "timberyard": ty}, indent=2))
+    print()
+    print("Quota and rate-limit checks (pro plan, every request checked and counted):", flush=True)
+    limits = bench_limits(work, scenarios[0], duration)
+    checked, unchecked = statistics.median(limits["checked"]), statistics.median(limits["unchecked"])
+    print(f"| limits | entries/s (median of {len(limits['checked'])}) |")
+    print("|---|---|")
+    print(f"| checked | {checked:,.0f} |")
+    print(f"| not checked | {unchecked:,.0f} |")
+    print(f"Cost of the checks: {(1 - checked / unchecked) * 100:+.1f}% of throughput")
+    (work / "results.json").write_text(
+        json.dumps({"ceiling": ceiling, "timberyard": ty, "limits": limits}, indent=2))
 
 
 if __name__ == "__main__":
