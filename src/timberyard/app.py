@@ -18,6 +18,7 @@ from starlette.routing import Route
 from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
 from .alerts.matching import query_compiler
 from .api import admin, browser, compat_read, ingest, openapi, query, tracking
+from .api import tail as tail_api
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api.common import JSONResponse, KeyCache, error_response
@@ -27,6 +28,7 @@ from .errors import TimberyardError
 from .ingest.pipeline import Pipeline
 from .limits import Limiter
 from .retention import Retention
+from .tail import Broker
 from .model import Limits
 from .settings import Settings
 from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
@@ -53,6 +55,8 @@ class Services:
     # Notifications; build_services sets both.
     dispatcher: Dispatcher = field(default=None)  # type: ignore[assignment]
     channels: SqlChannels = field(default=None)  # type: ignore[assignment]
+    # The live tail's fan-out; build_services sets it.
+    tail: Broker = field(default=None)  # type: ignore[assignment]
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
@@ -121,6 +125,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     services.dispatcher = build_dispatcher(settings, meta, clock)
     services.channels = SqlChannels(meta.engine)
+    services.tail = Broker.from_settings(settings)
+    pipeline.listeners.append(services.tail.publish)
     return services
 
 
@@ -205,6 +211,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *tracking.routes,
         *query.routes,
         *compat_read.routes,
+        *tail_api.routes,
         *admin.routes,
         *alerts_api.routes,
         *groups_api.routes,

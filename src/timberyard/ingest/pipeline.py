@@ -48,7 +48,8 @@ class Pipeline:
         self._queue: deque[tuple[Record, float]] = deque()
         self._queued_rows = 0
         self._unflushed_bytes = 0
-        self._pending: list[tuple[bytes, int, asyncio.Future[int]]] = []
+        # (payload, rows, future, project, row dicts) waiting for the next group commit
+        self._pending: list[tuple[bytes, int, asyncio.Future[int], str, list[dict[str, Any]]]] = []
         self._write_wake = asyncio.Event()
         self._flush_wake = asyncio.Event()
         self._forced: Checkpoint | None = None
@@ -151,15 +152,9 @@ class Pipeline:
                 row["received_ms"] = received
         payload = self._encode_lines(rows)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
-        self._pending.append((payload, len(rows), future))
+        self._pending.append((payload, len(rows), future, project_id, rows))
         self._write_wake.set()
-        seq = await future
-        for listener in self.listeners:
-            try:
-                listener(project_id, rows)
-            except Exception:  # a listener never fails ingestion
-                log.exception("ingest listener failed")
-        return seq
+        return await future
 
     # -- workers ------------------------------------------------------------
 
@@ -170,24 +165,27 @@ class Pipeline:
             while self._pending:
                 group, self._pending = self._pending, []
                 try:
-                    seqs = await asyncio.to_thread(self.wal.write, [p for p, _, _ in group])
+                    seqs = await asyncio.to_thread(self.wal.write, [item[0] for item in group])
                 except OSError as exc:
                     log.error("write-ahead log append failed: %s", exc)
                     error = TimberyardError(
                         "UNAVAILABLE", f"cannot write the write-ahead log: {exc.strerror}",
                         headers={"Retry-After": "5"}, retryAfter=5,
                     )
-                    for _, _, future in group:
+                    for _, _, future, _, _ in group:
                         if not future.done():
                             future.set_exception(error)
                     continue
                 now = time.monotonic()
-                for (payload, rows, future), seq in zip(group, seqs, strict=True):
-                    self._queue.append((Record(seq, payload, rows), now))
-                    self._queued_rows += rows
+                for (payload, count, future, project_id, rows), seq in zip(group, seqs, strict=True):
+                    self._queue.append((Record(seq, payload, count), now))
+                    self._queued_rows += count
                     self._unflushed_bytes += len(payload)
                     if not future.done():
                         future.set_result(seq)
+                    # Published here, not in submit(): durable rows reach the live tail
+                    # even when the request that sent them was cancelled meanwhile.
+                    self._publish(project_id, rows)
                 if self._queued_rows >= self.batch_rows:
                     self._flush_wake.set()
             if self._stopping and not self._pending:
@@ -231,6 +229,13 @@ class Pipeline:
                 self._queued_rows -= record.rows
                 self._unflushed_bytes -= len(record.payload)
                 self.flushed_rows += record.rows
+
+    def _publish(self, project_id: str, rows: list[dict[str, Any]]) -> None:
+        for listener in self.listeners:
+            try:
+                listener(project_id, rows)
+            except Exception:  # a listener never fails ingestion
+                log.exception("ingest listener failed")
 
     def _writer_done(self) -> bool:
         return bool(self._tasks) and self._tasks[0].done()
