@@ -18,22 +18,22 @@ from starlette.routing import Route
 from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
 from .alerts.matching import query_compiler
 from .api import admin, browser, compat_read, ingest, openapi, query, tracking
-from .api import tail as tail_api
 from .api import alerts as alerts_api
 from .api import groups as groups_api
+from .api import tail as tail_api
 from .api.common import JSONResponse, KeyCache, error_response
 from .clock import Clock
 from .debounce import Debouncer
 from .errors import TimberyardError
 from .ingest.pipeline import Pipeline
 from .limits import Limiter
-from .retention import Retention
-from .tail import Broker
 from .model import Limits
+from .retention import Retention
 from .settings import Settings
 from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
 from .storage.entries import EntryStore, StoreUnavailable, database_of, storage_dsn
 from .storage.meta import MetaStore
+from .tail import Broker
 
 log = logging.getLogger("timberyard")
 

@@ -23,7 +23,9 @@ _SECONDS = {"d": 86400, "h": 3600, "m": 60, "s": 1, None: 60}
 def parse_interval(value: Any) -> int:
     """Seconds of a `maxInterval`: `10m`, `1h 30m`, `90s`, or plain minutes (`15`, "15")."""
     if isinstance(value, bool):
-        raise ValidationIssue(f"invalid maxInterval {value!r}: expected e.g. \"10m\", \"1h 30m\" or minutes")
+        raise ValidationIssue(
+            f'invalid maxInterval {value!r}: expected e.g. "10m", "1h 30m" or minutes'
+        )
     if isinstance(value, int | float):
         seconds = float(value) * 60
     elif isinstance(value, str) and _WHOLE.match(value) and value.strip():
@@ -33,7 +35,7 @@ def parse_interval(value: Any) -> int:
         )
     else:
         raise ValidationIssue(
-            f"invalid maxInterval {value!r}: expected e.g. \"10m\", \"1h 30m\", \"90s\" or minutes"
+            f'invalid maxInterval {value!r}: expected e.g. "10m", "1h 30m", "90s" or minutes'
         )
     if not 1 <= seconds <= MAX_WINDOW_SECONDS:
         raise ValidationIssue(
@@ -64,7 +66,9 @@ def parse_use_debounce(value: Any) -> DebounceSpec | None:
             )
         key = value.get("key")
         if key is not None and (not isinstance(key, str) or not key or len(key) > 500):
-            raise ValidationIssue("useDebounce.key must be a non-empty string of at most 500 characters")
+            raise ValidationIssue(
+                "useDebounce.key must be a non-empty string of at most 500 characters"
+            )
         window = value.get("maxInterval")
         seconds = DEFAULT_WINDOW_SECONDS if window is None else parse_interval(window)
         return DebounceSpec(key, seconds)

@@ -13,7 +13,7 @@ import math
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
-from datetime import datetime, timezone
+from datetime import UTC, datetime
 from typing import Any
 
 from .errors import TimberyardError
@@ -51,7 +51,7 @@ class OrgLimits:
 
 def month_of(seconds: float) -> str:
     """The usage month (`2026-11`, UTC) of an instant."""
-    return datetime.fromtimestamp(seconds, tz=timezone.utc).strftime("%Y-%m")
+    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m")
 
 
 class TokenBucket:
@@ -129,8 +129,13 @@ class Limiter:
 
     # -- rate limits --------------------------------------------------------
 
-    def check_rate(self, org_id: str, key_id: str, client: str | None = None,
-                   client_per_minute: int | None = None) -> None:
+    def check_rate(
+        self,
+        org_id: str,
+        key_id: str,
+        client: str | None = None,
+        client_per_minute: int | None = None,
+    ) -> None:
         """Count one request; 429 with Retry-After when a limit is exceeded."""
         if not self.enforce:
             return
@@ -141,7 +146,9 @@ class Limiter:
             for scope in (("org", org_id), ("key", key_id)):
                 waits.append(self._bucket(scope, limits.requests_per_minute, now).take(now))
         if client is not None and client_per_minute is not None:
-            waits.append(self._bucket(("ip", f"{org_id}/{client}"), client_per_minute, now).take(now))
+            waits.append(
+                self._bucket(("ip", f"{org_id}/{client}"), client_per_minute, now).take(now)
+            )
         wait = max(waits, default=0.0)
         if wait > 0:
             seconds = max(1, math.ceil(wait))

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from dataclasses import dataclass
-from datetime import datetime, timedelta, timezone
+from datetime import UTC, datetime, timedelta
 from typing import Any
 
 import msgspec
@@ -159,7 +159,7 @@ def parse_time(value: Any) -> int:
             ns = _parse_time_slow(value)
         else:
             if moment.tzinfo is None:
-                moment = moment.replace(tzinfo=timezone.utc)
+                moment = moment.replace(tzinfo=UTC)
             ns = (moment - _EPOCH) // _ONE_US * 1000
     else:
         ns = _parse_time_slow(value)
@@ -184,7 +184,7 @@ def _parse_time_slow(value: Any) -> int:
     if isinstance(value, str):
         text = value.strip()
         if not text:
-            raise ValidationIssue("invalid timestamp \"\": expected ISO 8601 or milliseconds")
+            raise ValidationIssue('invalid timestamp "": expected ISO 8601 or milliseconds')
         try:
             if text.isdigit():
                 return _number_to_ns(int(text))
@@ -230,13 +230,13 @@ def _iso_to_ns(text: str) -> int:
         text = text[:-1] + "+00:00"
     moment = datetime.fromisoformat(text)
     if moment.tzinfo is None:
-        moment = moment.replace(tzinfo=timezone.utc)
+        moment = moment.replace(tzinfo=UTC)
     delta = moment - _EPOCH
     base = (delta.days * 86400 + delta.seconds) * 1_000_000_000
     return base + (nanos if nanos is not None else delta.microseconds * 1000)
 
 
-_EPOCH = datetime(1970, 1, 1, tzinfo=timezone.utc)
+_EPOCH = datetime(1970, 1, 1, tzinfo=UTC)
 _ONE_US = timedelta(microseconds=1)
 _fromisoformat = datetime.fromisoformat
 
@@ -249,7 +249,7 @@ def format_ns(ns: int) -> str:
 def iso_from_ns(ns: int, digits: int = 3) -> str:
     """An ISO 8601 UTC string (`2024-01-15T10:30:00.000Z`) for a nanosecond instant."""
     seconds, rest = divmod(ns, 1_000_000_000)
-    moment = datetime.fromtimestamp(seconds, tz=timezone.utc)
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
     fraction = f"{rest:09d}"[:digits]
     return moment.strftime("%Y-%m-%dT%H:%M:%S") + (f".{fraction}" if digits else "") + "Z"
 
@@ -393,7 +393,9 @@ def _step_index(value: Any) -> int:
     try:
         number = int(value)
     except ValueError:
-        raise ValidationIssue(f"stepIndex must be an integer from 0 to 1000, got {value!r}") from None
+        raise ValidationIssue(
+            f"stepIndex must be an integer from 0 to 1000, got {value!r}"
+        ) from None
     if number != float(value) or not 0 <= number <= MAX_STEP_INDEX:
         raise ValidationIssue(f"stepIndex must be an integer from 0 to 1000, got {value!r}")
     return number

@@ -115,8 +115,20 @@ def get(store: EntryStore, project_id: str, public_id: str) -> dict[str, Any] | 
 
 # Bucket widths the histogram chooses from, in milliseconds.
 INTERVALS_MS: list[int] = [
-    1_000, 5_000, 10_000, 30_000, 60_000, 300_000, 600_000, 1_800_000, 3_600_000,
-    10_800_000, 21_600_000, 43_200_000, 86_400_000, 604_800_000,
+    1_000,
+    5_000,
+    10_000,
+    30_000,
+    60_000,
+    300_000,
+    600_000,
+    1_800_000,
+    3_600_000,
+    10_800_000,
+    21_600_000,
+    43_200_000,
+    86_400_000,
+    604_800_000,
 ]
 MAX_BUCKETS = 2000
 TARGET_BUCKETS = 120
@@ -142,13 +154,14 @@ def histogram(store: EntryStore, flt: Filter, interval_ms: int) -> dict[str, Any
     if flt.condition in ("", "1") and interval_ms % 60_000 == 0:
         sql = (
             "SELECT intDiv(toUnixTimestamp(toStartOfMinute(timestamp)) * 1000 - {_origin:Int64},"
-            " {_step:Int64}) AS b, severity, count() FROM " + store.table
+            " {_step:Int64}) AS b, severity, count() FROM "
+            + store.table
             + " WHERE project_id = {_project:String}"
             " AND toStartOfMinute(timestamp) >= toDateTime({_fm:Int64})"
             " AND toStartOfMinute(timestamp) < toDateTime({_tm:Int64})"
             " GROUP BY b, severity"
         )
-        rows = [
+        rows: Any = [
             (b, LEVELS[severity], n)
             for b, severity, n in store.query(
                 sql,
@@ -169,7 +182,9 @@ def histogram(store: EntryStore, flt: Filter, interval_ms: int) -> dict[str, Any
         )
         rows = store.query(sql, {**params, "_origin": origin, "_step": interval_ms})
     count = max(1, -(-(end - origin) // interval_ms))
-    buckets = [{"t": origin + i * interval_ms, "total": 0, "counts": {}} for i in range(count)]
+    buckets: list[dict[str, Any]] = [
+        {"t": origin + i * interval_ms, "total": 0, "counts": {}} for i in range(count)
+    ]
     for index, level, n in rows:
         if 0 <= index < count:
             bucket = buckets[int(index)]

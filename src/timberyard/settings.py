@@ -17,7 +17,9 @@ class Settings:
     """The server's configuration; `from_env()` reads the TIMBERYARD_* variables."""
 
     data_dir: Path = _setting(
-        Path("./timberyard-data"), "TIMBERYARD_DATA", "data folder: WAL, embedded ClickHouse, metadata"
+        Path("./timberyard-data"),
+        "TIMBERYARD_DATA",
+        "data folder: WAL, embedded ClickHouse, metadata",
     )
     host: str = _setting("127.0.0.1", "TIMBERYARD_HOST", "address to listen on")
     port: int = _setting(8080, "TIMBERYARD_PORT", "port to listen on")
@@ -36,7 +38,9 @@ class Settings:
         None, "TIMBERYARD_ADMIN_TOKEN", "admin token for /v1/admin (else the one `init` generated)"
     )
     public_url: str = _setting(
-        "", "TIMBERYARD_PUBLIC_URL", "URL of this server as users reach it, for links in notifications"
+        "",
+        "TIMBERYARD_PUBLIC_URL",
+        "URL of this server as users reach it, for links in notifications",
     )
     max_entries: int = _setting(1000, "TIMBERYARD_MAX_ENTRIES", "entries per ingestion request")
     max_message_bytes: int = _setting(65536, "TIMBERYARD_MAX_MESSAGE_BYTES", "bytes per message")

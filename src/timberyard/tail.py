@@ -42,7 +42,13 @@ class Subscriber:
     """One live tail: its project, its predicate and the matched rows not yet sent."""
 
     __slots__ = (
-        "project_id", "match", "limit", "pending", "pending_rows", "overflowed", "resume_after",
+        "project_id",
+        "match",
+        "limit",
+        "pending",
+        "pending_rows",
+        "overflowed",
+        "resume_after",
         "wake",
     )
 
@@ -164,7 +170,11 @@ class Broker:
     def from_settings(cls, settings: Any) -> Broker:
         """A broker configured by the `tail_*` settings (defaults where one is absent)."""
         names = (
-            "max_subscribers", "buffer_rows", "total_rows", "buffer_seconds", "queue_rows",
+            "max_subscribers",
+            "buffer_rows",
+            "total_rows",
+            "buffer_seconds",
+            "queue_rows",
             "heartbeat_seconds",
         )
         values = {name: getattr(settings, f"tail_{name}", None) for name in names}
@@ -352,7 +362,10 @@ _ID_AT = NAMES.index("id")
 
 
 def stored_after(
-    store: EntryStore, project_id: str, condition: tuple[str, dict[str, Any]], after_id: int,
+    store: EntryStore,
+    project_id: str,
+    condition: tuple[str, dict[str, Any]],
+    after_id: int,
     limit: int,
 ) -> list[tuple[int, dict[str, Any]]]:
     """(id, entry) of stored entries of a project matching a condition with id > after_id."""

@@ -146,7 +146,7 @@ async def organisations(request: Request) -> JSONResponse:
         rows = await run_in_threadpool(meta.list_organisations)
         return JSONResponse({"organisations": [org_out(r) for r in rows]})
     body = await json_body(request)
-    name = _str(body, "name", required=True)
+    name = _str(body, "name", required=True) or ""
     row = await run_in_threadpool(meta.create_organisation, name, _plan(body) or "free")
     return JSONResponse(org_out(row), status_code=201)
 
@@ -176,7 +176,7 @@ async def organisation(request: Request) -> JSONResponse:
 
 
 async def org_projects(request: Request) -> JSONResponse:
-    """List an organisation's projects (GET) or create one (POST {name, retentionDays?, allowedOrigins?})."""
+    """List an organisation's projects (GET) or create one (POST {name, retentionDays?, …})."""
     require_admin(request)
     org_id = request.path_params["org"]
     meta = services(request).meta
@@ -194,7 +194,7 @@ async def org_projects(request: Request) -> JSONResponse:
 
 
 async def project(request: Request) -> JSONResponse:
-    """Show (GET), change (PATCH {active?, retentionDays?, allowedOrigins?}) or delete a project with its data."""
+    """Show (GET), change (PATCH {active?, retentionDays?, …}) or delete a project and its data."""
     require_admin(request)
     project_id = request.path_params["project"]
     svc = services(request)

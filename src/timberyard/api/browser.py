@@ -18,7 +18,7 @@ BROWSER_FORMATS = ("json", "jsonl")
 
 
 def origin_allowed(origin: str, allowed: tuple[str, ...] | list[str]) -> bool:
-    """Whether an Origin matches an allowed entry: exact host, `*.example.com`, with or without scheme."""
+    """Whether an Origin matches an allowed entry: host, `*.example.com`, with or without scheme."""
     parts = urlsplit(origin)
     if not parts.scheme or not parts.hostname:
         return False
@@ -97,7 +97,9 @@ async def post_browser_logs(request: Request) -> Response:
             )
         client = request.client.host if request.client else "unknown"
         svc.limiter.check_rate(
-            key.org_id, key.key_id, client=client,
+            key.org_id,
+            key.key_id,
+            client=client,
             client_per_minute=svc.settings.browser_rate_per_minute,
         )
         fmt = (request.query_params.get("format") or "").lower()

@@ -32,7 +32,7 @@ class JSONResponse(Response):
 
 
 def services(request: Request) -> Services:
-    return request.app.state.services  # type: ignore[no-any-return]
+    return request.app.state.services
 
 
 def error_response(error: TimberyardError) -> JSONResponse:
@@ -182,14 +182,16 @@ def int_param(request: Request, name: str, default: int, low: int, high: int) ->
 def _admin_read(request: Request, token: str, scope: str) -> KeyInfo:
     svc = services(request)
     configured = svc.settings.admin_token
-    valid = bool(configured) and hmac.compare_digest(configured.encode(), token.encode())
+    valid = configured is not None and hmac.compare_digest(configured.encode(), token.encode())
     if not valid and not svc.meta.check_admin_token(token):
         raise invalid_key()
     if scope != "read":
         raise TimberyardError("FORBIDDEN", "the admin token reads logs; ingest with a project key")
     project_id = request.query_params.get("project")
     if not project_id:
-        raise TimberyardError("BAD_REQUEST", "with the admin token, name the project: ?project=<id>")
+        raise TimberyardError(
+            "BAD_REQUEST", "with the admin token, name the project: ?project=<id>"
+        )
     project = svc.meta.get_project(project_id)
     if project is None:
         raise TimberyardError("NOT_FOUND", f"project {project_id!r} not found")

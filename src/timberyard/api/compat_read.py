@@ -214,7 +214,7 @@ SEED004_MAX_LIMIT = 2500
 
 
 async def application_key(request: Request, app_id: str) -> KeyInfo:
-    """401 bad key; 404 unknown or inactive application; 403 a key of another project (SPEC §3.4)."""
+    """401 bad key; 404 unknown or inactive application; 403 another project's key (SPEC §3.4)."""
     svc = services(request)
     key = lookup(svc, bearer(request))
     project = await run_in_threadpool(svc.meta.get_project, app_id)

@@ -9,8 +9,8 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from .. import formats
-from ..errors import ParseError, TimberyardError, ValidationIssue
 from ..alerts.fingerprint import fingerprint
+from ..errors import ParseError, TimberyardError, ValidationIssue
 from ..model import SEVERITY, Limits, normalise, parse_level
 from ..storage.meta import KeyInfo
 from .common import JSONResponse, authenticate, read_body, services
@@ -32,13 +32,13 @@ def query_defaults(request: Request) -> dict[str, str]:
         try:
             defaults["level"] = parse_level(defaults["level"])
         except ValidationIssue as issue:
-            raise TimberyardError("BAD_REQUEST", f"invalid level query parameter: {issue.reason}")
+            raise TimberyardError(
+                "BAD_REQUEST", f"invalid level query parameter: {issue.reason}"
+            ) from None
     return defaults
 
 
-def decode_entries(
-    body: bytes, fmt: str, limits: Limits, now_ns: int
-) -> formats.Parsed:
+def decode_entries(body: bytes, fmt: str, limits: Limits, now_ns: int) -> formats.Parsed:
     """Parse a body; PARSE_ERROR when it cannot be, 400 beyond the entry limit."""
     try:
         parsed = formats.parser(fmt)(body, now_ns)

@@ -26,25 +26,51 @@ PARAMETERS: dict[str, list[tuple[str, str]]] = {
         ("dataset", "default dataset"),
         ("strict", "true: any invalid entry fails the whole request"),
     ],
-    "POST /v1/logs/browser": [("key", "public pk_ key (or header X-Timberyard-Key)"),
-                              ("format", "json or jsonl")],
-    "GET /v1/logs": [_Q, _FROM, _TO, ("limit", "1 to 10000, default 100"),
-                     ("order", "desc (default) or asc"), ("cursor", "nextCursor of the previous page"),
-                     ("offset", "entries to skip"), ("total", "false skips the exact total"),
-                     ("project", "with the admin token: the project to read")],
-    "GET /v1/histogram": [_Q, _FROM, _TO, ("interval", "bucket width (30s, 5m, 1h); default automatic")],
+    "POST /v1/logs/browser": [
+        ("key", "public pk_ key (or header X-Timberyard-Key)"),
+        ("format", "json or jsonl"),
+    ],
+    "GET /v1/logs": [
+        _Q,
+        _FROM,
+        _TO,
+        ("limit", "1 to 10000, default 100"),
+        ("order", "desc (default) or asc"),
+        ("cursor", "nextCursor of the previous page"),
+        ("offset", "entries to skip"),
+        ("total", "false skips the exact total"),
+        ("project", "with the admin token: the project to read"),
+    ],
+    "GET /v1/histogram": [
+        _Q,
+        _FROM,
+        _TO,
+        ("interval", "bucket width (30s, 5m, 1h); default automatic"),
+    ],
     "GET /v1/fields": [_Q, _FROM, _TO],
     "GET /v1/groups": [_FROM, _TO, ("limit", "groups to return, default 50")],
     "GET /v1/tail": [_Q, ("lastEventId", "resume after this entry id (or header Last-Event-ID)")],
     "GET /v1/usage": [("month", "YYYY-MM, default this month")],
-    "GET /logs": [("limit", "default 50"), ("offset", "default 0"), ("startDate", "ISO 8601"),
-                  ("endDate", "ISO 8601"), ("level", "DEBUG, INFO, WARN, ERROR, FATAL"),
-                  ("service", "service name"), ("search", "keyword or phrase in the message")],
-    "GET /v1/applications/{id}/logs": [("limit", "default 200, max 2500"),
-                                       ("before", "ISO 8601, strictly older"),
-                                       ("after", "ISO 8601, strictly newer"),
-                                       ("instance_id", "one instance only")],
+    "GET /logs": [
+        ("limit", "default 50"),
+        ("offset", "default 0"),
+        ("startDate", "ISO 8601"),
+        ("endDate", "ISO 8601"),
+        ("level", "DEBUG, INFO, WARN, ERROR, FATAL"),
+        ("service", "service name"),
+        ("search", "keyword or phrase in the message"),
+    ],
+    "GET /v1/applications/{id}/logs": [
+        ("limit", "default 200, max 2500"),
+        ("before", "ISO 8601, strictly older"),
+        ("after", "ISO 8601, strictly newer"),
+        ("instance_id", "one instance only"),
+    ],
 }
+
+
+def _slug(path: str) -> str:
+    return re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "root"
 
 
 def _operations(routes: list[Any], prefix: str = "") -> list[tuple[str, str, Any]]:
@@ -66,22 +92,31 @@ def describe(routes: list[Any]) -> dict[str, Any]:
         summary = doc[0] if doc else f"{method} {path}"
         operation: dict[str, Any] = {
             "summary": summary,
-            "operationId": f"{method.lower()}_{re.sub(r'[^a-z0-9]+', '_', path.lower()).strip('_') or 'root'}",
+            "operationId": f"{method.lower()}_{_slug(path)}",
             "parameters": [
                 {"name": name, "in": "path", "required": True, "schema": {"type": "string"}}
                 for name in re.findall(r"{(\w+)}", path)
             ]
             + [
-                {"name": name, "in": "query", "required": False, "description": text,
-                 "schema": {"type": "string"}}
+                {
+                    "name": name,
+                    "in": "query",
+                    "required": False,
+                    "description": text,
+                    "schema": {"type": "string"},
+                }
                 for name, text in PARAMETERS.get(f"{method} {path}", [])
             ],
             "responses": {
                 "200": {"description": "success"},
                 **{
-                    str(status): {"description": "; ".join(
-                        f"{code}: {DESCRIPTIONS[code]}" for code, s in STATUS_BY_CODE.items()
-                        if s == status)}
+                    str(status): {
+                        "description": "; ".join(
+                            f"{code}: {DESCRIPTIONS[code]}"
+                            for code, s in STATUS_BY_CODE.items()
+                            if s == status
+                        )
+                    }
                     for status in sorted(set(STATUS_BY_CODE.values()))
                 },
             },
@@ -89,12 +124,23 @@ def describe(routes: list[Any]) -> dict[str, Any]:
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
-        "info": {"title": "Timberyard", "version": __version__,
-                 "description": "Self-hosted log platform: ingestion, search, tail, groups, alerts."},
+        "info": {
+            "title": "Timberyard",
+            "version": __version__,
+            "description": "Self-hosted log platform: ingestion, search, tail, groups, alerts.",
+        },
         "components": {
             "securitySchemes": {"bearer": {"type": "http", "scheme": "bearer"}},
-            "schemas": {"Error": {"type": "object", "required": ["error"], "properties": {
-                "error": {"type": "string"}, "code": {"type": "string", "enum": list(STATUS_BY_CODE)}}}},
+            "schemas": {
+                "Error": {
+                    "type": "object",
+                    "required": ["error"],
+                    "properties": {
+                        "error": {"type": "string"},
+                        "code": {"type": "string", "enum": list(STATUS_BY_CODE)},
+                    },
+                }
+            },
         },
         "security": [{"bearer": []}],
         "paths": paths,

@@ -83,7 +83,7 @@ async def tail(request: Request) -> EventStream:
     except ql.QueryError as exc:
         raise exc.to_api() from None
     after = last_event_id(request)
-    broker: Broker = svc.tail  # type: ignore[attr-defined]
+    broker: Broker = svc.tail
     match = matcher(node)
     # Subscribed before any backlog is read, so that nothing falls in between.
     sub = broker.subscribe(key.project_id, match)
@@ -145,4 +145,3 @@ async def _events(
 
 
 routes = [Route("/v1/tail", tail, methods=["GET"])]
-

@@ -51,7 +51,7 @@ def parser(name: str) -> Callable[[bytes, int], Parsed]:
             f"the {name!r} format is not supported: send one of {', '.join(FORMATS)}",
         )
     module = importlib.import_module(f"{__name__}.{_MODULES[name]}")
-    return module.parse  # type: ignore[no-any-return]
+    return module.parse
 
 
 def resolve(format_param: str | None, content_type: str | None, body: bytes) -> str:

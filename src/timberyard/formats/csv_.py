@@ -107,7 +107,7 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
 def _next(reader: Any, start: int) -> list[str] | None:
     """The next record, or None at the end; csv errors become ParseError."""
     try:
-        return next(reader)  # type: ignore[no-any-return]
+        return next(reader)
     except StopIteration:
         return None
     except csv.Error as exc:

@@ -99,7 +99,7 @@ class Pipeline:
         self._flush_wake.set()
         try:
             await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
-        except asyncio.TimeoutError:
+        except TimeoutError:
             log.warning("store flush did not finish in %.0fs; the WAL keeps the rest", timeout)
             for task in self._tasks:
                 task.cancel()
@@ -118,8 +118,10 @@ class Pipeline:
             )
         if self._stopping:
             raise TimberyardError(
-                "UNAVAILABLE", "the server is shutting down; retry later",
-                headers={"Retry-After": "2"}, retryAfter=2,
+                "UNAVAILABLE",
+                "the server is shutting down; retry later",
+                headers={"Retry-After": "2"},
+                retryAfter=2,
             )
 
     def assign_ids(self, count: int) -> int:
@@ -169,15 +171,19 @@ class Pipeline:
                 except OSError as exc:
                     log.error("write-ahead log append failed: %s", exc)
                     error = TimberyardError(
-                        "UNAVAILABLE", f"cannot write the write-ahead log: {exc.strerror}",
-                        headers={"Retry-After": "5"}, retryAfter=5,
+                        "UNAVAILABLE",
+                        f"cannot write the write-ahead log: {exc.strerror}",
+                        headers={"Retry-After": "5"},
+                        retryAfter=5,
                     )
                     for _, _, future, _, _ in group:
                         if not future.done():
                             future.set_exception(error)
                     continue
                 now = time.monotonic()
-                for (payload, count, future, project_id, rows), seq in zip(group, seqs, strict=True):
+                for (payload, count, future, project_id, rows), seq in zip(
+                    group, seqs, strict=True
+                ):
                     self._queue.append((Record(seq, payload, count), now))
                     self._queued_rows += count
                     self._unflushed_bytes += len(payload)
@@ -243,7 +249,7 @@ class Pipeline:
     async def _wait(self, seconds: float) -> None:
         try:
             await asyncio.wait_for(self._flush_wake.wait(), max(seconds, 0.001))
-        except asyncio.TimeoutError:
+        except TimeoutError:
             pass
 
     def _take_batch(self) -> list[Record]:

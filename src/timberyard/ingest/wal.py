@@ -97,7 +97,9 @@ class WriteAheadLog:
             offset = good_end = end
         if good_end < len(data):
             # A torn write at the tail: the request that wrote it never got its 200.
-            log.warning("wal segment %s: dropping %d torn bytes at the end", path, len(data) - good_end)
+            log.warning(
+                "wal segment %s: dropping %d torn bytes at the end", path, len(data) - good_end
+            )
             if truncate_tail:
                 with path.open("r+b") as handle:
                     handle.truncate(good_end)

@@ -10,10 +10,10 @@ case-insensitive. Evaluated elsewhere (a SELECT list, `countIf`, or with
 
 from __future__ import annotations
 
-import msgspec
-
 from collections.abc import Iterator
 from typing import Any
+
+import msgspec
 
 from ..model import SEVERITY
 from .ast import LEAVES, All, And, Compare, Exists, Node, Not, Or, Range, Term

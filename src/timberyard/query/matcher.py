@@ -406,7 +406,7 @@ def _json_compare(
 ) -> Predicate:
     guard = _key_guard(path)
     if len(tests) == 1:
-        (test, limit), = tests
+        ((test, limit),) = tests
 
         def holds_one(row: Row) -> bool:
             if guard not in (row.get("fields") or ""):

@@ -118,7 +118,9 @@ class EntryStore:
         client = self._client
         client.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
         client.command(schema.BOOTSTRAP(self.database))
-        rows = client.query(f"SELECT max(version) FROM `{self.database}`.schema_version").result_rows
+        rows = client.query(
+            f"SELECT max(version) FROM `{self.database}`.schema_version"
+        ).result_rows
         current = int(rows[0][0] or 0) if rows else 0
         for version in range(current + 1, schema.SCHEMA_VERSION + 1):
             for statement in schema.MIGRATIONS[version - 1]:
@@ -158,7 +160,7 @@ class EntryStore:
             result = self._client.query(sql, parameters=parameters or {}, settings=settings)
         except (ClickHouseError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc
-        return result.result_rows  # type: ignore[no-any-return]
+        return result.result_rows
 
     def query_columns(
         self, sql: str, parameters: dict[str, Any] | None = None, settings: dict | None = None
@@ -180,7 +182,12 @@ class EntryStore:
             {"db": self.database},
         )
         count, on_disk, uncompressed, parts = (int(v or 0) for v in rows[0])
-        return {"rows": count, "bytesOnDisk": on_disk, "uncompressedBytes": uncompressed, "parts": parts}
+        return {
+            "rows": count,
+            "bytesOnDisk": on_disk,
+            "uncompressedBytes": uncompressed,
+            "parts": parts,
+        }
 
     def optimize(self) -> None:
         """Merge all parts now (benchmarks; ClickHouse merges in the background anyway)."""

@@ -173,16 +173,23 @@ class MetaStore:
     # -- organisations ----------------------------------------------------
 
     def create_organisation(self, name: str, plan: str = "free") -> dict[str, Any]:
-        row = {"id": new_id("org"), "name": name, "plan": plan, "created_at": _now_ms()}
+        row: dict[str, Any] = {
+            "id": new_id("org"),
+            "name": name,
+            "plan": plan,
+            "created_at": _now_ms(),
+        }
         with self.engine.begin() as conn:
             conn.execute(organisations.insert().values(**row))
         return self.get_organisation(row["id"]) or row
 
     def get_organisation(self, org_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            found = conn.execute(
-                sa.select(organisations).where(organisations.c.id == org_id)
-            ).mappings().first()
+            found = (
+                conn.execute(sa.select(organisations).where(organisations.c.id == org_id))
+                .mappings()
+                .first()
+            )
         return dict(found) if found else None
 
     def list_organisations(self) -> list[dict[str, Any]]:
@@ -231,7 +238,9 @@ class MetaStore:
 
         with self.engine.begin() as conn:
             found = conn.execute(
-                sa.select(debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count)
+                sa.select(
+                    debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count
+                )
                 .where(
                     debounce.c.project_id == project_id,
                     debounce.c.key_hash == key_hash,
@@ -247,7 +256,10 @@ class MetaStore:
                 .where(debounce.c.id == found.id)
                 .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
             )
-        return Occurrence(int(found.entry_id), int(found.window_end_ms), int(found.count) + 1, now_ms)
+        values = found._mapping
+        return Occurrence(
+            int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1, now_ms
+        )
 
     def debounce_open(
         self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
@@ -287,9 +299,9 @@ class MetaStore:
                 out += [
                     (int(r[0]), int(r[1]), int(r[2]))
                     for r in conn.execute(
-                        sa.select(debounce.c.entry_id, debounce.c.count, debounce.c.last_seen_ms).where(
-                            debounce.c.project_id == project_id, debounce.c.entry_id.in_(chunk)
-                        )
+                        sa.select(
+                            debounce.c.entry_id, debounce.c.count, debounce.c.last_seen_ms
+                        ).where(debounce.c.project_id == project_id, debounce.c.entry_id.in_(chunk))
                     )
                 ]
         return out
@@ -303,7 +315,7 @@ class MetaStore:
         retention_days: int = 30,
         allowed_origins: list[str] | None = None,
     ) -> dict[str, Any]:
-        row = {
+        row: dict[str, Any] = {
             "id": new_id("prj"),
             "org_id": org_id,
             "name": name,
@@ -401,7 +413,9 @@ class MetaStore:
 
     def get_key(self, key_id: str) -> dict[str, Any] | None:
         with self.engine.connect() as conn:
-            found = conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+            found = (
+                conn.execute(sa.select(api_keys).where(api_keys.c.id == key_id)).mappings().first()
+            )
         return _key(found) if found else None
 
     def lookup_key(self, secret: str) -> KeyInfo | None:

@@ -51,7 +51,8 @@ _CODECS: dict[str, str] = {
 
 _INDEXES = [
     # Full-text index over lower-cased whole tokens of the message.
-    "INDEX idx_message message TYPE text(tokenizer = splitByNonAlpha, preprocessor = lower(message))",
+    "INDEX idx_message message TYPE text("
+    "tokenizer = splitByNonAlpha, preprocessor = lower(message))",
     "INDEX idx_session session_id TYPE bloom_filter(0.001) GRANULARITY 1",
     "INDEX idx_request request_id TYPE bloom_filter(0.001) GRANULARITY 1",
     "INDEX idx_flow flow_id TYPE bloom_filter(0.001) GRANULARITY 1",
@@ -69,9 +70,7 @@ _DEFAULTS = {
 }
 
 # The columns a canonical row may carry, in the order of the INSERT.
-INSERT_COLUMNS: list[str] = list(_EPHEMERAL) + [
-    name for name in COLUMNS if name not in _DEFAULTS
-]
+INSERT_COLUMNS: list[str] = list(_EPHEMERAL) + [name for name in COLUMNS if name not in _DEFAULTS]
 
 
 def _create_logs(db: str) -> str:
@@ -105,14 +104,19 @@ MIGRATIONS: list[list] = [
     # 2: per-minute counts by severity, so histograms over long ranges read
     # thousands of pre-aggregated rows instead of millions of entries.
     [
-        lambda db: f"ALTER TABLE `{db}`.logs MODIFY SETTING"
-        " lightweight_mutation_projection_mode = 'rebuild',"
-        " deduplicate_merge_projection_mode = 'rebuild'",
-        lambda db: f"ALTER TABLE `{db}`.logs ADD PROJECTION IF NOT EXISTS p_minute ("
-        "SELECT project_id, toStartOfMinute(timestamp), severity, count()"
-        " GROUP BY project_id, toStartOfMinute(timestamp), severity)",
-        lambda db: f"ALTER TABLE `{db}`.logs MATERIALIZE PROJECTION p_minute"
-        " SETTINGS mutations_sync = 2",
+        lambda db: (
+            f"ALTER TABLE `{db}`.logs MODIFY SETTING"
+            " lightweight_mutation_projection_mode = 'rebuild',"
+            " deduplicate_merge_projection_mode = 'rebuild'"
+        ),
+        lambda db: (
+            f"ALTER TABLE `{db}`.logs ADD PROJECTION IF NOT EXISTS p_minute ("
+            "SELECT project_id, toStartOfMinute(timestamp), severity, count()"
+            " GROUP BY project_id, toStartOfMinute(timestamp), severity)"
+        ),
+        lambda db: (
+            f"ALTER TABLE `{db}`.logs MATERIALIZE PROJECTION p_minute SETTINGS mutations_sync = 2"
+        ),
     ],
 ]
 
