@@ -12,7 +12,7 @@ README = Path(__file__).resolve().parents[1] / "README.md"
 
 
 def table(marker: str, rows: list[str], text: str) -> str:
-    pattern = rf"(<!-- {marker} -->\n\|.*\|\n\|.*\|\n)(.*?)(<!-- /{marker} -->)"
+    pattern = rf"(<!-- {marker} -->\n\|[^\n]*\|\n\|[^\n]*\|\n)(.*?)(<!-- /{marker} -->)"
     return re.sub(pattern, lambda m: m.group(1) + "\n".join(rows) + "\n" + m.group(3), text, flags=re.S)
 
 
