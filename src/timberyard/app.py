@@ -34,6 +34,7 @@ from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
 from .storage.entries import EntryStore, StoreUnavailable, database_of, storage_dsn
 from .storage.meta import MetaStore
 from .tail import Broker
+from .web.routes import routes as web_routes
 
 log = logging.getLogger("timberyard")
 
@@ -212,6 +213,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *query.routes,
         *compat_read.routes,
         *tail_api.routes,
+        *web_routes,  # last: GET / and /static/...
         *admin.routes,
         *alerts_api.routes,
         *groups_api.routes,
