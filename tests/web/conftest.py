@@ -7,8 +7,6 @@ context (so a fresh sessionStorage) per test.
 from __future__ import annotations
 
 import os
-import subprocess
-import sys
 import time
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -30,36 +28,7 @@ LAUNCH_ARGS = [
     "--disable-component-update",
 ]
 SCREENSHOTS = Path(__file__).resolve().parents[2] / "artifacts" / "screenshots"
-LAUNCHER = Path(__file__).with_name("serve_dashboard.py")
 VIEWPORT = {"width": 1366, "height": 860}
-
-
-class DashboardServer(Server):
-    """serverproc.Server, started through serve_dashboard.py so `/` is mounted."""
-
-    def start(self, timeout: float = 60) -> DashboardServer:
-        handle = self.log.open("ab")
-        command = [
-            sys.executable,
-            str(LAUNCHER),
-            "serve",
-            "--data",
-            str(self.data),
-            "--port",
-            str(self.port),
-        ]
-        self.proc = subprocess.Popen(command, stdout=handle, stderr=handle, env=self.env)
-        deadline = time.monotonic() + timeout
-        while time.monotonic() < deadline:
-            if self.proc.poll() is not None:
-                raise RuntimeError(f"server exited early:\n{self.log.read_text()[-3000:]}")
-            try:
-                if httpx.get(f"{self.url}/health", timeout=1).status_code in (200, 503):
-                    return self
-            except httpx.HTTPError:
-                pass
-            time.sleep(0.1)
-        raise RuntimeError(f"server did not start:\n{self.log.read_text()[-3000:]}")
 
 
 @dataclass
@@ -117,7 +86,7 @@ class Dashboard:
 def dashboard(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Dashboard]:
     data = tmp_path_factory.mktemp("dashboard") / "data"
     creds = init(data)
-    server = DashboardServer(data, TIMBERYARD_BATCH_SECONDS="0.05").start()
+    server = Server(data, TIMBERYARD_BATCH_SECONDS="0.05").start()
     try:
         dash = Dashboard(server.url, creds["key"], creds["project"], creds["organisation"])
         dash.entries = dataset(int(time.time() * 1000))
