@@ -241,8 +241,12 @@ async def test_histogram(loaded: Harness) -> None:
     # Buckets align on the interval, so an unaligned range spans one more.
     assert auto["interval"] == "30s" and len(auto["buckets"]) == 121
     filtered = (await get(loaded, "/v1/histogram", q="service:worker", **{"from": T0, "to": T0 + 7000, "interval": "7s"})).json()
-    assert filtered["buckets"] == [{"t": T0 - T0 % 7000, "total": 3, "counts": {"debug": 1, "info": 2}}] or sum(
-        b["total"] for b in filtered["buckets"]) == 3
+    assert filtered["total"] == 3
+    merged: dict[str, int] = {}
+    for bucket in filtered["buckets"]:
+        for level, n in bucket["counts"].items():
+            merged[level] = merged.get(level, 0) + n
+    assert merged == {"debug": 1, "info": 2}
     too_many = await get(loaded, "/v1/histogram", **{"from": T0, "to": T0 + 86_400_000, "interval": "1s"})
     assert too_many.status_code == 400 and "buckets" in too_many.json()["error"]
     assert (await get(loaded, "/v1/histogram", interval="fast")).status_code == 400
