@@ -64,27 +64,10 @@ PROFILE = settings(
 )
 
 
-def _escapes(name: str, body: bytes) -> bool:
-    """Whether parsing a body lets an exception other than ParseError escape."""
-    try:
-        parser(name)(body, NOW)
-    except ParseError:
-        return False
-    except Exception:
-        return True
-    return False
-
-
 # msgspec raises UnicodeDecodeError for invalid UTF-8 in a string and RecursionError
-# for deep nesting; json_.py and jsonl.py catch only msgspec.DecodeError. Until they
-# do, those two exceptions are tolerated for them here (and nowhere else), and
-# test_json_parsers_raise_only_parse_error is an expected failure. Once fixed, this
-# set is empty and the tolerance disappears by itself.
+# for deep nesting; the JSON parsers must turn both into ParseError.
 BAD_UTF8_JSON = b'["caf\xe9"]'
 DEEP_JSON = b"[" * 100_000
-JSON_BUGS = frozenset(
-    name for name in ("json", "jsonl") if _escapes(name, BAD_UTF8_JSON) or _escapes(name, DEEP_JSON)
-)
 
 
 def run(name: str, body: bytes) -> None:
@@ -95,10 +78,6 @@ def run(name: str, body: bytes) -> None:
         assert isinstance(exc.message, str) and exc.message
         assert exc.line is None or exc.line >= 1
         return
-    except (UnicodeDecodeError, RecursionError):
-        if name in JSON_BUGS:
-            return
-        raise
     assert isinstance(parsed.entries, list)
     if name in LINE_BASED and name != "jsonl":
         assert parsed.lines is not None and len(parsed.lines) == len(parsed.entries)
@@ -195,12 +174,6 @@ def test_invalid_utf8_and_deep_nesting_are_parse_errors_in_obl(body: bytes) -> N
         parser("obl")(body, NOW)
 
 
-@pytest.mark.xfail(
-    bool(JSON_BUGS),
-    reason="json_.py and jsonl.py let msgspec's UnicodeDecodeError and RecursionError escape",
-    raises=(UnicodeDecodeError, RecursionError),
-    strict=True,
-)
 @pytest.mark.parametrize(
     ("name", "body"),
     [
