@@ -66,7 +66,6 @@ PROFILE = settings(
 
 # msgspec raises UnicodeDecodeError for invalid UTF-8 in a string and RecursionError
 # for deep nesting; the JSON parsers must turn both into ParseError.
-BAD_UTF8_JSON = b'["caf\xe9"]'
 DEEP_JSON = b"[" * 100_000
 
 
