@@ -52,12 +52,10 @@ class Services:
     limiter: Limiter
     debouncer: Debouncer
     retention: Retention
+    dispatcher: Dispatcher
+    channels: SqlChannels  # the channels the dispatcher reads, for the admin API
+    tail: Broker  # the live tail's fan-out
     keys: KeyCache = field(default_factory=KeyCache)
-    # Notifications; build_services sets both.
-    dispatcher: Dispatcher = field(default=None)  # type: ignore[assignment]
-    channels: SqlChannels = field(default=None)  # type: ignore[assignment]
-    # The live tail's fan-out; build_services sets it.
-    tail: Broker = field(default=None)  # type: ignore[assignment]
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
@@ -70,7 +68,9 @@ class Services:
             raise exc.to_api() from None
 
 
-def build_dispatcher(settings: Settings, meta: MetaStore, clock: Clock) -> Dispatcher:
+def build_dispatcher(
+    settings: Settings, meta: MetaStore, channels: SqlChannels, clock: Clock
+) -> Dispatcher:
     """The notification dispatcher over the metadata store's channels, groups and log."""
     alert_settings = AlertSettings(
         public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
@@ -89,7 +89,7 @@ def build_dispatcher(settings: Settings, meta: MetaStore, clock: Clock) -> Dispa
         ),
     )
     return Dispatcher(
-        SqlChannels(meta.engine),
+        channels,
         settings=alert_settings,
         groups=SqlGroupStore(meta.engine),
         log=SqlDeliveryLog(meta.engine),
@@ -121,14 +121,23 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     )
     limiter = Limiter(meta, clock, enforce=settings.enforce_limits)
     retention = Retention(store, meta, clock, settings.retention_check_seconds)
-    services = Services(
-        settings, clock, store, meta, pipeline, limits, limiter, Debouncer(meta, clock), retention
+    channels = SqlChannels(meta.engine)
+    tail = Broker.from_settings(settings)
+    pipeline.listeners.append(tail.publish)
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        meta=meta,
+        pipeline=pipeline,
+        limits=limits,
+        limiter=limiter,
+        debouncer=Debouncer(meta, clock),
+        retention=retention,
+        dispatcher=build_dispatcher(settings, meta, channels, clock),
+        channels=channels,
+        tail=tail,
     )
-    services.dispatcher = build_dispatcher(settings, meta, clock)
-    services.channels = SqlChannels(meta.engine)
-    services.tail = Broker.from_settings(settings)
-    pipeline.listeners.append(services.tail.publish)
-    return services
 
 
 async def _health(request: Request) -> JSONResponse:

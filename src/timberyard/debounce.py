@@ -102,7 +102,11 @@ class Debouncer:
     def hit(self, project_id: str, key: str) -> Occurrence | None:
         """Fold a repeat into its open window; None when there is no open window."""
         now_ms = int(self.clock() * 1000)
-        return self.meta.debounce_hit(project_id, self.key_hash(key), now_ms)
+        found = self.meta.debounce_hit(project_id, self.key_hash(key), now_ms)
+        if found is None:
+            return None
+        entry_id, window_end_ms, count = found
+        return Occurrence(entry_id, window_end_ms, count, now_ms)
 
     def open(self, project_id: str, key: str, entry_id: int, window_seconds: int) -> None:
         """Start a window whose first entry is `entry_id`."""

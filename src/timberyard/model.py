@@ -241,11 +241,6 @@ _ONE_US = timedelta(microseconds=1)
 _fromisoformat = datetime.fromisoformat
 
 
-def format_ns(ns: int) -> str:
-    """The ClickHouse DateTime64(9) text of a nanosecond instant."""
-    return f"{ns // 1_000_000_000}.{ns % 1_000_000_000:09d}"
-
-
 def iso_from_ns(ns: int, digits: int = 3) -> str:
     """An ISO 8601 UTC string (`2024-01-15T10:30:00.000Z`) for a nanosecond instant."""
     seconds, rest = divmod(ns, 1_000_000_000)

@@ -90,10 +90,6 @@ class MemoryChannels:
         self._by_org.setdefault(org_id, {})[channel.id] = channel
         return channel
 
-    def remove(self, org_id: str, channel_id: str) -> None:
-        """Forget a channel."""
-        self._by_org.get(org_id, {}).pop(channel_id, None)
-
     async def channels(self, org_id: str) -> Sequence[Channel]:
         """Every channel of the organisation."""
         return list(self._by_org.get(org_id, {}).values())

@@ -8,6 +8,7 @@ from starlette.requests import Request
 from starlette.routing import Route
 
 from ..alerts.fingerprint import group_title
+from ..debounce import parse_use_debounce
 from ..errors import TimberyardError, ValidationIssue
 from ..model import normalise
 from ..storage.reader import format_id
@@ -24,8 +25,6 @@ def _invalid(reason: str) -> TimberyardError:
 
 async def track(request: Request) -> JSONResponse:
     """One event: `{"success": true, "id": ..., "debounced": bool}`."""
-    from ..debounce import parse_use_debounce
-
     svc = services(request)
     key = authenticate(request, "ingest")
     svc.limiter.check_rate(key.org_id, key.key_id)

@@ -191,6 +191,3 @@ class WriteAheadLog:
         if self._file is not None:
             self._file.close()
             self._file = None
-
-    def size_on_disk(self) -> int:
-        return sum(path.stat().st_size for _, path in self._segments if path.exists())

@@ -79,10 +79,6 @@ class EntryStore:
         if self._client is None:
             self.open()
 
-    @property
-    def is_open(self) -> bool:
-        return self._client is not None
-
     def _connect(self) -> Any:
         try:
             if self.embedded:
@@ -162,14 +158,6 @@ class EntryStore:
             raise StoreUnavailable(str(exc)) from exc
         return result.result_rows
 
-    def query_columns(
-        self, sql: str, parameters: dict[str, Any] | None = None, settings: dict | None = None
-    ) -> tuple[list[str], Sequence[Sequence[Any]]]:
-        """Column names and rows of a SELECT."""
-        self.ensure_open()
-        result = self._client.query(sql, parameters=parameters or {}, settings=settings)
-        return list(result.column_names), result.result_rows
-
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         """Run a statement that returns no rows."""
         return self._client.command(sql, parameters=parameters or {})
@@ -192,14 +180,6 @@ class EntryStore:
     def optimize(self) -> None:
         """Merge all parts now (benchmarks; ClickHouse merges in the background anyway)."""
         self.command(f"OPTIMIZE TABLE {self.table} FINAL")
-
-    def ping(self) -> bool:
-        """Whether the store answers."""
-        try:
-            self._client.query("SELECT 1")
-            return True
-        except Exception:
-            return False
 
     def drop_database(self) -> None:
         """Remove every table of this database (tests and uninstall)."""

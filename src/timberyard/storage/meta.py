@@ -232,10 +232,11 @@ class MetaStore:
 
     # -- debounce ---------------------------------------------------------
 
-    def debounce_hit(self, project_id: str, key_hash: str, now_ms: int) -> Any:
-        """Count a repeat in the key's open window; the window, or None if none is open."""
-        from ..debounce import Occurrence
-
+    def debounce_hit(
+        self, project_id: str, key_hash: str, now_ms: int
+    ) -> tuple[int, int, int] | None:
+        """Count a repeat in the key's open window: (first entry id, window end ms, new count),
+        or None when no window is open."""
         with self.engine.begin() as conn:
             found = conn.execute(
                 sa.select(
@@ -257,9 +258,7 @@ class MetaStore:
                 .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
             )
         values = found._mapping
-        return Occurrence(
-            int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1, now_ms
-        )
+        return int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1
 
     def debounce_open(
         self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
