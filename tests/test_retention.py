@@ -50,14 +50,17 @@ async def test_whole_partition_dropped(make_harness: Any) -> None:
     async with make_harness(clock=clock) as h:
         project, keys = h.new_project(retention_days=7)
         ts = int((NOW - 10 * DAY) * 1000)
-        await h.client.post("/v1/logs", json={"logs": [{"message": "expired", "timestamp": ts}] * 4},
+        logs = [{"message": "expired", "timestamp": ts}] * 3 + [
+            {"message": "expired error", "level": "error", "timestamp": ts}]
+        await h.client.post("/v1/logs", json={"logs": logs},
                             headers={"Authorization": f"Bearer {keys['server']}"})
         await h.flushed()
         # The harness' own project has no entries: the partition belongs to this project alone.
         clock.advance(10 * DAY)
         report = (await h.client.post("/v1/admin/retention", headers=h.admin)).json()
         day = "".join(__import__("time").strftime("%Y%m%d", __import__("time").gmtime(ts / 1000)))
-        assert report["droppedPartitions"] == [day]
+        # Each day is two partitions: its errors and the rest (schema 3).
+        assert report["droppedPartitions"] == [f"{day}-0", f"{day}-1"]
         assert await count(h, keys["server"]) == 0
 
 

@@ -165,4 +165,10 @@ def test_schema_migrates_an_older_database(chdb_path: Path) -> None:
     assert int(versions[0][0]) == schema.SCHEMA_VERSION >= 2
     assert store.query(f"SELECT message FROM `{db}`.logs") == [("kept",)]
     assert store.query(f"SELECT count() FROM system.projection_parts WHERE database = '{db}' AND active") != [(0,)]
+    # Schema 3: errors in partitions of their own, the rows copied across.
+    key = store.query(f"SELECT partition_key FROM system.tables WHERE database = '{db}' AND name = 'logs'")
+    assert key == [("(toDate(timestamp), severity >= 5)",)]
+    assert store.query(f"SELECT DISTINCT partition FROM system.parts WHERE database = '{db}' AND active"
+                       " AND table = 'logs'") == [("('2024-01-15',0)",)]
+    assert store.query(f"SHOW TABLES FROM `{db}`") == [("logs",), ("schema_version",)]
     store.drop_database()

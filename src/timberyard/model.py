@@ -394,3 +394,44 @@ def _step_index(value: Any) -> int:
     if number != float(value) or not 0 <= number <= MAX_STEP_INDEX:
         raise ValidationIssue(f"stepIndex must be an integer from 0 to 1000, got {value!r}")
     return number
+
+
+_fastmodel: Any
+try:
+    from . import _fastmodel
+except ImportError:  # built without a C compiler: normalise() does all the work
+    _fastmodel = None
+else:
+    _fastmodel.configure(
+        _KEYS,
+        MAX_LENGTH,
+        LEVEL_ALIASES,
+        SEVERITY,
+        _SERVER_KEYS,
+        _encode,
+        max_ns=_MAX_NS,
+        max_fields_bytes=MAX_FIELDS_BYTES,
+        max_tags=MAX_TAGS,
+        max_tag_length=MAX_TAG_LENGTH,
+        max_step_index=MAX_STEP_INDEX,
+    )
+
+COMPILED = _fastmodel is not None
+
+
+def normalise_many(
+    entries: list[Any],
+    *,
+    defaults: dict[str, str] | None = None,
+    limits: Limits = DEFAULT_LIMITS,
+    now_ns: int,
+    base: dict[str, Any] | None = None,
+) -> list[dict[str, Any] | None]:
+    """normalise() of each entry through the compiled path: a row, or None for an
+    entry that normalise() itself must decide (an invalid or unusual one)."""
+    if _fastmodel is None:
+        return [None] * len(entries)
+    result: list[dict[str, Any] | None] = _fastmodel.normalise_many(
+        entries, defaults, limits.max_message_bytes, now_ns, base
+    )
+    return result

@@ -75,7 +75,7 @@ def test_params_numbered_in_order() -> None:
     sql, params = compile(parse("a b a level:error fields.x:>1 fields.x:<5"))
     assert list(params) == [f"p{i}" for i in range(len(params))]
     assert list(dict.fromkeys(_PLACEHOLDER.findall(sql))) == list(params)
-    assert params == {"p0": ["a"], "p1": ["b"], "p2": "error", "p3": '"x":', "p4": "x", "p5": 1.0,
+    assert params == {"p0": ["a"], "p1": ["b"], "p2": 5, "p3": '"x":', "p4": "x", "p5": 1.0,
                       "p6": 5.0}
 
 

@@ -183,6 +183,10 @@ EDGE_FIELDS = [
     '[1,2,3]',
     '{"v":1e400}',
     '{"v":"\\ud800"}',
+    '{"s":"api","t":{"s":"web"}}',
+    '{"t":{"s":"api"},"s":"web"}',
+    '{"s":"a\\"pi","u":"\\"s\\":\\"api\\""}',
+    '{"s":"api2","u":"api"}',
 ]
 EDGE_MESSAGES = [
     "tab\tseparated\tvalues",
@@ -218,6 +222,8 @@ EDGE_QUERIES = [
     "fields.v:1", "fields.v2:2", "fields.w:-5", "fields.w:[-10 TO 0]",
     "fields.v:>1e308", "fields.w:>0", "fields.w:<1e-300", "fields.v:*", "-fields.v:*",
     "fields.v:not*", "fields.0:*", "fields.v:\"\\u0000\"",
+    "fields.s:api", "fields.s:web", "fields.t.s:api", "fields.s:\"a\\\"pi\"", "fields.u:api",
+    "fields.s:api*", "-fields.s:api", "fields.v:\"true\"", "fields.n:\"null\"",
     "tab", "separated", "\"tab separated values\"", "\"line one line two\"",
     "\"one line\"", "camelcaseword", "CamelCase*", "àé", "ÀÉ", "mixed àé", "needle",
     "\"x needle\"", "dot", "\"dot.\"", "\".leading\"", "a-b_c.d/e", "\"b_c\"", "c.d*",
@@ -319,3 +325,19 @@ def random_queries(count: int, seed: int = 7) -> list[str]:
 @pytest.mark.parametrize("query", random_queries(150))
 def test_combinations_same_as_clickhouse(clickhouse: Any, query: str) -> None:
     assert matched(query) == execute.select_ids(clickhouse, query)
+
+
+@pytest.mark.parametrize(
+    ("query", "fields"),
+    [
+        ("fields.s:api", ['{"s":"api","t":{"s":"web"}}']),
+        ("fields.s:web", ['{"t":{"s":"api"},"s":"web"}']),
+        ("fields.t.s:api", ['{"t":{"s":"api"},"s":"web"}']),
+        ('fields.s:"a\\"pi"', ['{"s":"a\\"pi","u":"\\"s\\":\\"api\\""}']),
+    ],
+)
+def test_top_level_pair_guard_finds_exactly_the_member(edge_store: Any, query: str,
+                                                       fields: list[str]) -> None:
+    # `"s":"api"` also occurs nested and inside an escaped string: only the top-level member counts.
+    ids = edge_select(edge_store, query)
+    assert [row["fields"] for row in EDGE_ROWS if row["id"] in ids] == fields

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from .. import formats
 from ..alerts.fingerprint import fingerprint
 from ..errors import ParseError, TimberyardError, ValidationIssue
-from ..model import SEVERITY, Limits, normalise, parse_level
+from ..model import SEVERITY, Limits, normalise, normalise_many, parse_level
 from ..storage.meta import KeyInfo
 from .common import JSONResponse, authenticate, read_body, services
 
@@ -69,19 +69,25 @@ def validate(
     errors: list[dict[str, Any]] = []
     lines = parsed.lines
     base = {"project_id": project_id, "received_ms": now_ns // 1_000_000} if project_id else None
-    for index, entry in enumerate(parsed.entries):
-        try:
-            row = normalise(entry, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
-            if row["severity"] >= ERROR_SEVERITY:
-                row["fingerprint"] = fingerprint(
-                    row.get("service"), row.get("error_name"), row["message"]
+    entries = parsed.entries
+    fast = normalise_many(entries, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
+    for index, row in enumerate(fast):
+        if row is None:
+            try:
+                row = normalise(
+                    entries[index], defaults=defaults, limits=limits, now_ns=now_ns, base=base
                 )
-            rows.append(row)
-        except ValidationIssue as issue:
-            error: dict[str, Any] = {"index": index, "error": issue.reason}
-            if lines is not None:
-                error["line"] = lines[index]
-            errors.append(error)
+            except ValidationIssue as issue:
+                error: dict[str, Any] = {"index": index, "error": issue.reason}
+                if lines is not None:
+                    error["line"] = lines[index]
+                errors.append(error)
+                continue
+        if row["severity"] >= ERROR_SEVERITY:
+            row["fingerprint"] = fingerprint(
+                row.get("service"), row.get("error_name"), row["message"]
+            )
+        rows.append(row)
     return rows, errors
 
 

@@ -7,6 +7,8 @@ import re
 from dataclasses import dataclass
 from enum import Enum
 
+import msgspec
+
 from ..errors import ValidationIssue
 from ..model import LEVELS, STRING_FIELDS, iso_from_ns, parse_level, parse_time
 from .limits import MAX_PATH_DEPTH
@@ -182,3 +184,33 @@ def format_value(spec: FieldSpec, value: Value) -> str:
     if spec.kind is Kind.ID:
         return f"{int(value):016x}"
     return str(value)
+
+
+def is_pair_guarded(path: tuple[str, ...], value: str) -> bool:
+    """Whether `fields.<key>:value` can only match a JSON string at the top level.
+
+    JSONExtractString() also renders other values as text (`true`, `12`, `{...}`,
+    and null as ""), so only a value that no other JSON value renders as gets the
+    pair guard.
+    """
+    return (
+        len(path) == 1
+        and value != ""
+        and not is_number(value)
+        and value not in ("true", "false")
+        and not value.startswith(("{", "["))
+    )
+
+
+def pair_text(key: str, value: str) -> str:
+    """`"key":"value"` as the stored JSON spells a top-level string member.
+
+    In canonical JSON an unescaped quote always delimits a string, so this text
+    occurs exactly where some object has that key with exactly that string value.
+    """
+    return f"{_stored(key)}:{_stored(value)}"
+
+
+def _stored(text: str) -> str:
+    """A string as the stored JSON spells it (msgspec: no spaces, UTF-8 kept)."""
+    return msgspec.json.encode(text).decode()

@@ -32,7 +32,7 @@ import msgspec
 
 from ..model import SEVERITY
 from .ast import All, And, Compare, Exists, Node, Not, Or, Range, Term
-from .fields import FieldSpec, Kind, Value, is_number, spec_of
+from .fields import FieldSpec, Kind, Value, is_number, is_pair_guarded, pair_text, spec_of
 from .text import ascii_lower, is_token_char
 
 Row = Mapping[str, Any]
@@ -376,6 +376,15 @@ def _encoded(text: str) -> str:
 def _json_term(path: tuple[str, ...], text: str, prefix: bool) -> Predicate:
     """fields.x:value -- that string, or that number; fields.x:val* -- a string prefix."""
     guard = _key_guard(path)
+    if not prefix and is_pair_guarded(path, text):
+        pair = pair_text(path[0], text)
+
+        def pair_string(row: Row) -> bool:
+            if pair not in (row.get("fields") or ""):
+                return False
+            return _string_of(_lookup(row, path)) == text
+
+        return pair_string
     if prefix or not is_number(text):
         # The compiler's second guard: the value as stored JSON spells it, unquoted.
         needle = _encoded(text)[1:-1]

@@ -1,0 +1,27 @@
+"""Types of the compiled fast path of normalisation (src/timberyard/_fastmodel.pyx)."""
+
+from collections.abc import Callable, Mapping
+from typing import Any
+
+def configure(
+    keys: Mapping[str, tuple[str, str]],
+    max_length: Mapping[str, int],
+    level_aliases: Mapping[str, str],
+    severity: Mapping[str, int],
+    server_keys: frozenset[str],
+    encode: Callable[[Any], bytes],
+    *,
+    max_ns: int,
+    max_fields_bytes: int,
+    max_tags: int,
+    max_tag_length: int,
+    max_step_index: int,
+) -> None: ...
+def normalise_many(
+    entries: list[Any],
+    defaults: dict[str, str] | None,
+    max_message_bytes: int,
+    now_ns: int,
+    base: dict[str, Any] | None,
+) -> list[dict[str, Any] | None]: ...
+def parse_iso(text: str) -> int | None: ...

@@ -1,0 +1,338 @@
+# cython: language_level=3, boundscheck=False, wraparound=False, cdivision=True
+"""Compiled fast path of `model.normalise` for entries that are valid and plain.
+
+`normalise_many` returns, for each raw entry, the canonical row that
+`model.normalise` would return, or None where the entry needs anything this
+path does not handle: an invalid value (so the reason comes from the Python
+code), a number where a string is expected, a timestamp in a rarer spelling,
+a server-assigned key. The caller sends those entries through
+`model.normalise`, which stays the one definition of what an entry means; the
+tables used here are handed over by `model.py` (`configure`), never copied.
+"""
+
+from cpython.dict cimport PyDict_Contains, PyDict_Copy, PyDict_GetItem, PyDict_Next
+from cpython.object cimport PyObject
+from cpython.long cimport PyLong_AsLongLongAndOverflow
+from cpython.unicode cimport PyUnicode_DecodeUTF8
+from cpython.bytes cimport PyBytes_AS_STRING, PyBytes_GET_SIZE
+from libc.stdint cimport int64_t, uint8_t
+
+
+cdef extern from "Python.h":
+    bint PyUnicode_IS_ASCII(object)
+    void* PyUnicode_DATA(object)
+    Py_ssize_t PyUnicode_GET_LENGTH(object)
+    Py_UCS4 PyUnicode_READ_CHAR(object, Py_ssize_t)
+    bint Py_UNICODE_ISSPACE(Py_UCS4)
+
+
+# Kinds of input keys, as in model._KEYS.
+cdef enum:
+    K_STRING, K_MESSAGE, K_LEVEL, K_TIME, K_TAGS, K_FIELDS, K_STEP
+
+cdef int64_t NS = 1000000000
+cdef int64_t MAX_SECONDS = 0
+cdef int64_t MAX_NS = 0
+cdef Py_ssize_t MAX_FIELDS_BYTES = 0
+cdef Py_ssize_t MAX_TAGS = 0
+cdef Py_ssize_t MAX_TAG_LENGTH = 0
+cdef long MAX_STEP = 0
+
+# input key -> (kind, canonical name, length limit) as a tuple
+cdef dict _KEYS = {}
+cdef dict _LEVELS = {}  # spelling -> canonical level
+cdef dict _SEVERITY = {}  # canonical level -> severity (an int object)
+cdef frozenset _SERVER_KEYS = frozenset()
+cdef object _encode = None
+cdef Py_ssize_t _SERVICE_MAX = 0
+cdef bint _configured = False
+
+
+def configure(
+    keys, max_length, level_aliases, severity, server_keys, encode, *,
+    max_ns, max_fields_bytes, max_tags, max_tag_length, max_step_index,
+):
+    """Take the tables of model.py (called once, when model.py is imported)."""
+    global _KEYS, _LEVELS, _SEVERITY, _SERVER_KEYS, _encode, _SERVICE_MAX, _configured
+    global MAX_NS, MAX_SECONDS, MAX_FIELDS_BYTES, MAX_TAGS, MAX_TAG_LENGTH, MAX_STEP
+    kinds = {"s": K_STRING, "m": K_MESSAGE, "l": K_LEVEL, "t": K_TIME, "g": K_TAGS,
+             "f": K_FIELDS, "i": K_STEP}
+    table = {}
+    for key, (kind, name) in keys.items():
+        table[key] = (kinds[kind], name, max_length.get(name, 0))
+    _KEYS = table
+    _LEVELS = dict(level_aliases)
+    _SEVERITY = dict(severity)
+    _SERVER_KEYS = frozenset(server_keys)
+    _encode = encode
+    _SERVICE_MAX = max_length["service"]
+    MAX_NS = max_ns
+    MAX_SECONDS = max_ns // NS
+    MAX_FIELDS_BYTES = max_fields_bytes
+    MAX_TAGS = max_tags
+    MAX_TAG_LENGTH = max_tag_length
+    MAX_STEP = max_step_index
+    _configured = True
+
+
+def normalise_many(list entries, dict defaults, Py_ssize_t max_message_bytes,
+                   int64_t now_ns, dict base):
+    """One canonical row per entry, or None where model.normalise must decide."""
+    if not _configured:
+        raise RuntimeError("timberyard._fastmodel is not configured (import timberyard.model)")
+    cdef list out = []
+    cdef object raw
+    for raw in entries:
+        out.append(_normalise(raw, defaults, max_message_bytes, now_ns, base))
+    return out
+
+
+cdef object _normalise(object raw, dict defaults, Py_ssize_t cap, int64_t now_ns, dict base):
+    if type(raw) is not dict:
+        return None
+    cdef dict row = PyDict_Copy(base) if base else {}
+    cdef dict extra = None
+    cdef object fields = None
+    cdef object message = None
+    cdef object level = None
+    cdef object timestamp = None
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef PyObject* found
+    cdef tuple spec
+    cdef int kind
+    cdef object key, value, name, tag
+    cdef int64_t ts
+    while PyDict_Next(<dict>raw, &pos, &k, &v):
+        key = <object>k
+        value = <object>v
+        found = PyDict_GetItem(_KEYS, key)
+        if found is NULL:
+            if extra is None:
+                extra = {}
+            extra[key] = value
+            continue
+        if value is None:
+            continue
+        spec = <tuple>found
+        kind = spec[0]
+        if kind == K_STRING:
+            name = spec[1]
+            if PyDict_Contains(row, name):
+                continue  # an earlier alias set it; model.normalise ignores the rest too
+            if type(value) is str and PyUnicode_GET_LENGTH(value) <= <Py_ssize_t>spec[2]:
+                row[name] = value
+            else:
+                return None
+        elif kind == K_MESSAGE:
+            message = value
+        elif kind == K_LEVEL:
+            level = value
+        elif kind == K_TIME:
+            timestamp = value
+        elif kind == K_FIELDS:
+            if type(value) is not dict:
+                return None
+            fields = value if fields is None else {**fields, **value}
+        elif kind == K_TAGS:
+            if type(value) is str:
+                if PyUnicode_GET_LENGTH(value) > MAX_TAG_LENGTH:
+                    return None
+                row["tags"] = [value]
+            elif type(value) is list:
+                if len(<list>value) > MAX_TAGS:
+                    return None
+                for tag in <list>value:
+                    if type(tag) is not str or PyUnicode_GET_LENGTH(tag) > MAX_TAG_LENGTH:
+                        return None
+                row["tags"] = value
+            else:
+                return None
+        else:  # K_STEP
+            if type(value) is not int or not 0 <= value <= MAX_STEP:
+                return None
+            row["step_index"] = value
+
+    # message: a non-empty string within the byte limit (else model.normalise says why)
+    if type(message) is not str:
+        return None
+    cdef Py_ssize_t length = PyUnicode_GET_LENGTH(message)
+    if length == 0 or Py_UNICODE_ISSPACE(PyUnicode_READ_CHAR(message, 0)):
+        return None
+    if length * 4 > cap:
+        return None
+
+    if level is None and defaults:
+        level = defaults.get("level")
+    if level is None:
+        level = "info"
+    elif type(level) is str:
+        found = PyDict_GetItem(_LEVELS, level)
+        if found is NULL:
+            found = PyDict_GetItem(_LEVELS, (<str>level).strip().lower())  # as parse_level
+            if found is NULL:
+                return None
+        level = <object>found
+    else:
+        return None
+
+    if timestamp is None:
+        ts = now_ns
+    elif type(timestamp) is str:
+        ts = _parse_iso(timestamp)
+        if ts < 0:
+            return None
+    elif type(timestamp) is int:
+        ts = _int_to_ns(timestamp)
+        if ts < 0:
+            return None
+    else:
+        return None
+
+    row["level"] = level
+    row["severity"] = _SEVERITY[level]
+    row["message"] = message
+    row["ts_ns"] = ts
+
+    if extra:
+        if not _SERVER_KEYS.isdisjoint(extra):
+            return None
+        fields = {**extra, **fields} if fields else extra
+    if fields:
+        if not PyDict_Contains(row, "service"):
+            service = (<dict>fields).get("service")
+            if isinstance(service, str) and 0 < len(<str>service) <= _SERVICE_MAX:
+                row["service"] = service
+        encoded = _encode(fields)
+        if PyBytes_GET_SIZE(encoded) > MAX_FIELDS_BYTES:
+            return None
+        row["fields"] = PyUnicode_DecodeUTF8(
+            PyBytes_AS_STRING(encoded), PyBytes_GET_SIZE(encoded), NULL
+        )
+    if defaults:
+        for name in ("service", "environment", "dataset"):
+            if not PyDict_Contains(row, name) and defaults.get(name):
+                row[name] = defaults[name]
+    if not PyDict_Contains(row, "dataset"):
+        row["dataset"] = "default"
+    return row
+
+
+cdef int64_t _int_to_ns(object number):
+    """model._number_to_ns for an int, or -1 when it is out of range or too large."""
+    cdef int overflow = 0
+    cdef long long n = PyLong_AsLongLongAndOverflow(number, &overflow)
+    if overflow != 0 or n < 0:
+        return -1
+    if n < 100000000000:  # seconds
+        if n >= MAX_SECONDS:
+            return -1
+        return n * NS
+    if n < 100000000000000:  # milliseconds
+        if n >= MAX_NS // 1000000:
+            return -1
+        return n * 1000000
+    if n < 100000000000000000:  # microseconds
+        if n >= MAX_NS // 1000:
+            return -1
+        return n * 1000
+    return n if n < MAX_NS else -1
+
+
+cdef inline int _digits(const uint8_t* s, Py_ssize_t start, Py_ssize_t count) noexcept:
+    """The value of `count` ASCII digits at s[start], or -1."""
+    cdef int value = 0
+    cdef Py_ssize_t i
+    cdef uint8_t c
+    for i in range(start, start + count):
+        c = s[i]
+        if c < 48 or c > 57:
+            return -1
+        value = value * 10 + (c - 48)
+    return value
+
+
+cdef inline int64_t _days_from_civil(int64_t y, int64_t m, int64_t d) noexcept:
+    # Days since 1970-01-01 of a proleptic Gregorian date.
+    y -= m <= 2
+    cdef int64_t era = (y if y >= 0 else y - 399) // 400
+    cdef int64_t yoe = y - era * 400
+    cdef int64_t mp = m - 3 if m > 2 else m + 9
+    cdef int64_t doy = (153 * mp + 2) // 5 + d - 1
+    cdef int64_t doe = yoe * 365 + yoe // 4 - yoe // 100 + doy
+    return era * 146097 + doe - 719468
+
+
+cdef int64_t _parse_iso(str text):
+    """Nanoseconds for `YYYY-MM-DDTHH:MM:SS[.fraction][Z|±HH:MM]`, or -1 for anything else."""
+    if not PyUnicode_IS_ASCII(text):
+        return -1
+    cdef Py_ssize_t n = PyUnicode_GET_LENGTH(text)
+    if n < 19:
+        return -1
+    cdef const uint8_t* s = <const uint8_t*>PyUnicode_DATA(text)
+    if s[4] != 45 or s[7] != 45 or s[10] != 84 or s[13] != 58 or s[16] != 58:  # - - T : :
+        return -1
+    cdef int year = _digits(s, 0, 4)
+    cdef int month = _digits(s, 5, 2)
+    cdef int day = _digits(s, 8, 2)
+    cdef int hour = _digits(s, 11, 2)
+    cdef int minute = _digits(s, 14, 2)
+    cdef int second = _digits(s, 17, 2)
+    if year < 1 or month < 1 or month > 12 or day < 1 or hour < 0 or hour > 23:
+        return -1
+    if minute < 0 or minute > 59 or second < 0 or second > 59:
+        return -1
+    cdef int mdays = 31
+    if month == 2:
+        mdays = 29 if (year % 4 == 0 and (year % 100 != 0 or year % 400 == 0)) else 28
+    elif month == 4 or month == 6 or month == 9 or month == 11:
+        mdays = 30
+    if day > mdays:
+        return -1
+    cdef Py_ssize_t i = 19
+    cdef int64_t fraction = 0
+    cdef int count = 0
+    if i < n and s[i] == 46:  # '.'
+        i += 1
+        while i < n and 48 <= s[i] <= 57:
+            if count == 9:
+                return -1  # more than nanoseconds: model.normalise decides
+            fraction = fraction * 10 + (s[i] - 48)
+            count += 1
+            i += 1
+        if count == 0:
+            return -1
+        while count < 9:
+            fraction *= 10
+            count += 1
+    cdef int64_t offset = 0
+    cdef int oh, om
+    if i < n:
+        if s[i] == 90 and i + 1 == n:  # 'Z'
+            i += 1
+        elif (s[i] == 43 or s[i] == 45) and i + 6 == n and s[i + 3] == 58:  # ±HH:MM
+            oh = _digits(s, i + 1, 2)
+            om = _digits(s, i + 4, 2)
+            if oh < 0 or oh > 23 or om < 0 or om > 59:
+                return -1
+            offset = oh * 3600 + om * 60
+            if s[i] == 45:
+                offset = -offset
+            i = n
+        else:
+            return -1
+    cdef int64_t seconds = (
+        _days_from_civil(year, month, day) * 86400 + hour * 3600 + minute * 60 + second - offset
+    )
+    if seconds < 0 or seconds >= MAX_SECONDS:
+        return -1
+    cdef int64_t ns = seconds * NS + fraction
+    return ns if ns < MAX_NS else -1
+
+
+def parse_iso(str text):
+    """Nanoseconds of an ISO 8601 instant in the common spelling, or None (for tests)."""
+    cdef int64_t ns = _parse_iso(text)
+    return None if ns < 0 else ns
