@@ -121,8 +121,56 @@ class RssSampler(threading.Thread):
             time.sleep(0.2)
 
 
-def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
+class VisibilityProbe(threading.Thread):
+    """Under the load, posts a marked entry, then polls the search API until it is found:
+    the time from the 200 to the first search that returns it (SPEC §2.1: within 1 s)."""
+
+    def __init__(self, base: str, key: str) -> None:
+        super().__init__(daemon=True)
+        self.base = base
+        self.headers = {"Authorization": f"Bearer {key}"}
+        self.delays_ms: list[float] = []
+        self.missing = 0
+        self.stop = threading.Event()
+
+    def run(self) -> None:
+        with httpx.Client(base_url=self.base, headers=self.headers, timeout=30) as client:
+            i = 0
+            while not self.stop.is_set():
+                marker = f"visprobe{i}x{os.getpid()}"
+                i += 1
+                r = client.post("/v1/logs", json={"message": f"probe {marker}", "level": "info"})
+                if r.status_code != 200:
+                    time.sleep(0.2)
+                    continue
+                acked = time.perf_counter()
+                found = False
+                while time.perf_counter() - acked < 10:
+                    page = client.get("/v1/logs", params={"q": marker, "limit": 1, "total": "false"})
+                    if page.status_code == 200 and page.json()["logs"]:
+                        found = True
+                        break
+                    time.sleep(0.05)
+                if found:
+                    self.delays_ms.append((time.perf_counter() - acked) * 1000)
+                else:
+                    self.missing += 1
+                time.sleep(0.2)
+
+    def summary(self) -> dict[str, Any]:
+        d = sorted(self.delays_ms)
+        if not d:
+            return {"probes": 0, "missing": self.missing}
+        return {"probes": len(d), "missing": self.missing, "p50_ms": statistics.median(d),
+                "p99_ms": d[max(0, int(len(d) * 0.99) - 1)], "max_ms": d[-1]}
+
+
+def run_wrk(url: str, scenario: Scenario, duration: int, key: str,
+            rate: float | None = None) -> dict[str, Any]:
+    """wrk against url; `rate` (requests/s) paces it, else as fast as the server answers."""
     env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type}
+    if rate:
+        env["BENCH_RATE"] = str(rate)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],
@@ -213,7 +261,15 @@ def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int) -> di
         raw_bytes = 0.0
         for s in scenarios:
             before = httpx.get(f"{base}/v1/admin/stats", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=120).json()
+            probe = VisibilityProbe(base, creds["key"]) if s is scenarios[0] else None
+            if probe:
+                probe.start()
             r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"])
+            if probe:
+                probe.stop.set()
+                probe.join(30)
+                r["visibility"] = probe.summary()
+                print(f"  searchable after the 200 (under this load): {r['visibility']}", flush=True)
             stats = httpx.get(f"{base}/v1/admin/stats?optimize=false", headers={"Authorization": f"Bearer {ADMIN}"},
                               timeout=120).json()
             r["rss_mb"] = sampler.peak_kb / 1024

@@ -33,7 +33,10 @@ def count(store: EntryStore, like: str = "%") -> int:
 def test_records_survive_reopen_and_torn_tail_is_dropped(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path)
     wal.open()
-    assert wal.write([b'{"a":1}\n', b'{"a":2}\n{"a":3}\n']) == [1, 2]
+    written = wal.write([b'{"a":1}\n', b'{"a":2}\n{"a":3}\n'])
+    assert [(r.seq, r.rows) for r in written] == [(1, 1), (2, 2)]
+    # Records point into their segment; the payloads read back as written.
+    assert list(wal.read(written)) == [b'{"a":1}\n', b'{"a":2}\n{"a":3}\n']
     wal.close()
     segment = next(tmp_path.glob("seg-*.wal"))
     with segment.open("ab") as handle:
@@ -44,10 +47,12 @@ def test_records_survive_reopen_and_torn_tail_is_dropped(tmp_path: Path) -> None
     assert checkpoint == Checkpoint()
     assert [(r.seq, r.rows) for r in records] == [(1, 1), (2, 2)]
     assert segment.stat().st_size < size_with_tear
-    assert wal2.write([b'{"a":4}\n']) == [3]
+    assert [r.seq for r in wal2.write([b'{"a":4}\n'])] == [3]
     wal2.close()
-    _, records = WriteAheadLog(tmp_path).open()
+    wal3 = WriteAheadLog(tmp_path)
+    _, records = wal3.open()
     assert [r.seq for r in records] == [1, 2, 3]
+    assert b"".join(wal3.read(records)) == b'{"a":1}\n{"a":2}\n{"a":3}\n{"a":4}\n'
 
 
 def test_corrupt_record_in_the_middle_stops_the_scan(tmp_path: Path) -> None:
@@ -66,9 +71,12 @@ def test_corrupt_record_in_the_middle_stops_the_scan(tmp_path: Path) -> None:
 def test_flushed_segments_are_deleted(tmp_path: Path) -> None:
     wal = WriteAheadLog(tmp_path, segment_bytes=64)
     wal.open()
+    written = []
     for i in range(5):
-        wal.write([b'{"message":"%d"}\n' % i * 4])
+        written += wal.write([b'{"message":"%d"}\n' % i * 4])
     assert len(list(tmp_path.glob("seg-*.wal"))) >= 4
+    assert len({r.path for r in written}) >= 4  # read back across segments
+    assert list(wal.read(written)) == [b'{"message":"%d"}\n' % i * 4 for i in range(5)]
     wal.write_checkpoint(Checkpoint(flushed=5))
     wal.drop_flushed(5)
     assert len(list(tmp_path.glob("seg-*.wal"))) == 1
@@ -104,7 +112,7 @@ async def test_replay_after_crash_stores_each_row_once(tmp_path: Path, store: En
     batch = list(r for r, _ in first._queue)
     token = f"{first.node_id}:{batch[0].seq}-{batch[-1].seq}"
     first.wal.write_checkpoint(Checkpoint(flushed=0, pending_first=batch[0].seq, pending_last=batch[-1].seq, pending_token=token))
-    store.insert_rows(b"".join(r.payload for r in batch), token)
+    store.insert_rows(b"".join(first.wal.read(batch)), token)
     for task in first._tasks:
         task.cancel()
     first.wal.close()  # no clean stop: the process "died"

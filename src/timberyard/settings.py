@@ -47,7 +47,11 @@ class Settings:
     max_body_bytes: int = _setting(
         10 * 1024 * 1024, "TIMBERYARD_MAX_BODY_BYTES", "bytes per request body (after gunzip)"
     )
-    batch_rows: int = _setting(50_000, "TIMBERYARD_BATCH_ROWS", "rows per insert into ClickHouse")
+    batch_rows: int = _setting(
+        100_000,
+        "TIMBERYARD_BATCH_ROWS",
+        "most rows per insert into ClickHouse (a backlog goes in inserts this large)",
+    )
     batch_seconds: float = _setting(
         0.25, "TIMBERYARD_BATCH_SECONDS", "longest wait before a partial batch is inserted"
     )

@@ -30,7 +30,7 @@ class Pipeline:
         store: EntryStore,
         wal_dir: Path,
         *,
-        batch_rows: int = 50_000,
+        batch_rows: int = 100_000,
         batch_seconds: float = 0.25,
         max_unflushed_bytes: int = 256 * 1024 * 1024,
         segment_bytes: int = 64 * 1024 * 1024,
@@ -83,7 +83,7 @@ class Pipeline:
         for record in records:
             self._queue.append((record, now))
             self._queued_rows += record.rows
-            self._unflushed_bytes += len(record.payload)
+            self._unflushed_bytes += record.length
         if records:
             log.info("replaying %d unflushed rows from the write-ahead log", self._queued_rows)
         self._tasks = [
@@ -167,7 +167,7 @@ class Pipeline:
             while self._pending:
                 group, self._pending = self._pending, []
                 try:
-                    seqs = await asyncio.to_thread(self.wal.write, [item[0] for item in group])
+                    records = await asyncio.to_thread(self.wal.write, [item[0] for item in group])
                 except OSError as exc:
                     log.error("write-ahead log append failed: %s", exc)
                     error = TimberyardError(
@@ -181,14 +181,14 @@ class Pipeline:
                             future.set_exception(error)
                     continue
                 now = time.monotonic()
-                for (payload, count, future, project_id, rows), seq in zip(
-                    group, seqs, strict=True
+                for (_, count, future, project_id, rows), record in zip(
+                    group, records, strict=True
                 ):
-                    self._queue.append((Record(seq, payload, count), now))
+                    self._queue.append((record, now))
                     self._queued_rows += count
-                    self._unflushed_bytes += len(payload)
+                    self._unflushed_bytes += record.length
                     if not future.done():
-                        future.set_result(seq)
+                        future.set_result(record.seq)
                     # Published here, not in submit(): durable rows reach the live tail
                     # even when the request that sent them was cancelled meanwhile.
                     self._publish(project_id, rows)
@@ -233,7 +233,7 @@ class Pipeline:
             for _ in batch:
                 record, _ = self._queue.popleft()
                 self._queued_rows -= record.rows
-                self._unflushed_bytes -= len(record.payload)
+                self._unflushed_bytes -= record.length
                 self.flushed_rows += record.rows
 
     def _publish(self, project_id: str, rows: list[dict[str, Any]]) -> None:
@@ -280,7 +280,7 @@ class Pipeline:
                 pending_token=token,
             )
             self.wal.write_checkpoint(self._checkpoint)
-        self.store.insert_rows(b"".join(r.payload for r in batch), token)
+        self.store.insert_rows(self.wal.read(batch), token)
         self._forced = None
         self._checkpoint = Checkpoint(flushed=last)
         self.wal.write_checkpoint(self._checkpoint)

@@ -27,11 +27,17 @@ _MAGIC = b"TYWAL001"
 
 @dataclass
 class Record:
-    """One committed record: its sequence number and its JSONEachRow payload."""
+    """One committed record: its sequence number, row count and where its payload is.
+
+    The payload stays on disk (in the page cache while it is fresh) until the
+    flusher reads it back: memory holds positions, not the rows waiting for the store.
+    """
 
     seq: int
-    payload: bytes
     rows: int
+    path: Path
+    offset: int
+    length: int
 
 
 class Checkpoint(msgspec.Struct):
@@ -93,7 +99,7 @@ class WriteAheadLog:
             payload = data[start:end]
             if zlib.crc32(payload) != crc:
                 break
-            yield Record(seq, payload, payload.count(b"\n"))
+            yield Record(seq, payload.count(b"\n"), path, start, length)
             offset = good_end = end
         if good_end < len(data):
             # A torn write at the tail: the request that wrote it never got its 200.
@@ -121,19 +127,24 @@ class WriteAheadLog:
             self._segments.append((self.next_seq, path))
         self._sync_folder()
 
-    def write(self, payloads: list[bytes]) -> list[int]:
-        """Append records and fsync once; returns their sequence numbers."""
-        assert self._file is not None
+    def write(self, payloads: list[bytes]) -> list[Record]:
+        """Append one record per payload (JSONEachRow lines) and fsync once."""
+        assert self._file is not None and self._file_path is not None
         if self._file_size >= self.segment_bytes:
             self._start_segment()
-        seqs = []
+        records = []
         chunks = []
+        position = self._file_size
         for payload in payloads:
             seq = self.next_seq
             self.next_seq += 1
             chunks.append(_HEADER.pack(len(payload), zlib.crc32(payload), seq))
             chunks.append(payload)
-            seqs.append(seq)
+            position += _HEADER.size
+            records.append(
+                Record(seq, payload.count(b"\n"), self._file_path, position, len(payload))
+            )
+            position += len(payload)
         blob = b"".join(chunks)
         try:
             self._file.write(blob)
@@ -145,7 +156,28 @@ class WriteAheadLog:
             self._file.truncate(self._file_size)
             raise
         self._file_size += len(blob)
-        return seqs
+        return records
+
+    def read(self, records: list[Record]) -> Iterator[bytes]:
+        """The payloads of records, read back from their segments in order."""
+        handle: BinaryIO | None = None
+        path: Path | None = None
+        try:
+            for record in records:
+                if record.path != path:
+                    if handle is not None:
+                        handle.close()
+                    path = record.path
+                    handle = path.open("rb")
+                assert handle is not None
+                handle.seek(record.offset)
+                payload = handle.read(record.length)
+                if len(payload) != record.length:
+                    raise OSError(f"wal segment {path} ends inside record {record.seq}")
+                yield payload
+        finally:
+            if handle is not None:
+                handle.close()
 
     # -- checkpoints and clean-up --------------------------------------------
 

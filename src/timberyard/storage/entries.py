@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 import threading
-from collections.abc import Sequence
+from collections.abc import Iterable, Sequence
 from pathlib import Path
 from typing import Any
 from urllib.parse import urlparse, urlunparse
@@ -128,9 +128,13 @@ class EntryStore:
             log.info("entry store %s migrated to schema version %d", self.database, version)
         return max(current, schema.SCHEMA_VERSION)
 
-    def insert_rows(self, ndjson: bytes, token: str) -> None:
-        """Insert canonical rows (JSONEachRow); a retry with the same token stores nothing twice."""
+    def insert_rows(self, ndjson: bytes | Iterable[bytes], token: str) -> None:
+        """Insert canonical rows (JSONEachRow, whole or in chunks); a retry with the same
+        token stores nothing twice."""
         self.ensure_open()
+        if not isinstance(ndjson, bytes) and not self.embedded:
+            # The HTTP client may resend a body; an iterator could be sent only once.
+            ndjson = b"".join(ndjson)
         try:
             self._client.raw_insert(
                 self.table,
