@@ -88,10 +88,10 @@ async def test_group_commit_shares_fsyncs(tmp_path: Path, store: EntryStore, mon
     calls = 0
     original = pipeline.wal.write
 
-    def counting(payloads: list[bytes]) -> list[int]:
+    def counting(payloads: list[bytes], *rest: Any) -> Any:
         nonlocal calls
         calls += 1
-        return original(payloads)
+        return original(payloads, *rest)
 
     monkeypatch.setattr(pipeline.wal, "write", counting)
     await asyncio.gather(*(pipeline.submit("p", rows(f"g{i}", 3)) for i in range(200)))
@@ -112,7 +112,7 @@ async def test_replay_after_crash_stores_each_row_once(tmp_path: Path, store: En
     batch = list(r for r, _ in first._queue)
     token = f"{first.node_id}:{batch[0].seq}-{batch[-1].seq}"
     first.wal.write_checkpoint(Checkpoint(flushed=0, pending_first=batch[0].seq, pending_last=batch[-1].seq, pending_token=token))
-    store.insert_rows(b"".join(first.wal.read(batch)), token)
+    store.insert_rows(b"".join(first.wal.read(batch)), token, batch[0].fmt)
     for task in first._tasks:
         task.cancel()
     first.wal.close()  # no clean stop: the process "died"

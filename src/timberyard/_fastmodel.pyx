@@ -336,3 +336,220 @@ def parse_iso(str text):
     """Nanoseconds of an ISO 8601 instant in the common spelling, or None (for tests)."""
     cdef int64_t ns = _parse_iso(text)
     return None if ns < 0 else ns
+
+
+# -- ClickHouse Native blocks --------------------------------------------------
+
+from cpython.unicode cimport PyUnicode_AsUTF8AndSize
+from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_AsLongLong
+from cpython.bytes cimport PyBytes_FromStringAndSize
+from libc.stdlib cimport malloc, realloc, free
+from libc.string cimport memcpy, memset
+from libc.stdint cimport uint64_t, uint16_t
+
+# Column kinds of a Native block, as schema.NATIVE_COLUMNS names them.
+cdef enum:
+    C_STRING, C_UINT8, C_UINT64, C_INT64, C_NULLABLE_UINT16, C_ARRAY_STRING
+
+_NATIVE_KINDS = {
+    "String": C_STRING, "UInt8": C_UINT8, "UInt64": C_UINT64, "Int64": C_INT64,
+    "DateTime64(9)": C_INT64, "DateTime64(3)": C_INT64,  # ticks since the epoch
+    "Nullable(UInt16)": C_NULLABLE_UINT16, "Array(String)": C_ARRAY_STRING,
+}
+
+
+cdef struct Buffer:
+    char* data
+    Py_ssize_t size
+    Py_ssize_t capacity
+
+
+cdef int _reserve(Buffer* buf, Py_ssize_t extra) except -1:
+    cdef Py_ssize_t wanted = buf.size + extra
+    cdef Py_ssize_t capacity
+    cdef char* grown
+    if wanted <= buf.capacity:
+        return 0
+    capacity = buf.capacity * 2 if buf.capacity else 65536
+    while capacity < wanted:
+        capacity *= 2
+    grown = <char*>realloc(buf.data, capacity)
+    if grown is NULL:
+        raise MemoryError()
+    buf.data = grown
+    buf.capacity = capacity
+    return 0
+
+
+cdef inline int _put(Buffer* buf, const char* data, Py_ssize_t size) except -1:
+    _reserve(buf, size)
+    memcpy(buf.data + buf.size, data, size)
+    buf.size += size
+    return 0
+
+
+cdef inline int _put_varuint(Buffer* buf, uint64_t value) except -1:
+    _reserve(buf, 10)
+    while value >= 0x80:
+        buf.data[buf.size] = <char>((value & 0x7F) | 0x80)
+        buf.size += 1
+        value >>= 7
+    buf.data[buf.size] = <char>value
+    buf.size += 1
+    return 0
+
+
+cdef inline int _put_string(Buffer* buf, object value) except -1:
+    cdef Py_ssize_t size = 0
+    cdef const char* utf8
+    if value is None:
+        return _put_varuint(buf, 0)
+    if type(value) is not str:
+        raise TypeError(f"a string column holds {type(value).__name__} {value!r}")
+    utf8 = PyUnicode_AsUTF8AndSize(value, &size)
+    _put_varuint(buf, <uint64_t>size)
+    return _put(buf, utf8, size)
+
+
+cdef extern from "Python.h":
+    int _is_str "PyUnicode_CheckExact"(PyObject*)
+    int _is_ascii "PyUnicode_IS_COMPACT_ASCII"(PyObject*)
+    void* _ascii_data "PyUnicode_DATA"(PyObject*)
+    Py_ssize_t _length "PyUnicode_GET_LENGTH"(PyObject*)
+
+
+cdef inline int _put_cell(Buffer* buf, PyObject* value) except -1:
+    """A String cell: absent (NULL) or None is the empty string."""
+    cdef Py_ssize_t size
+    cdef const char* utf8
+    if value is NULL or <object>value is None:
+        if buf.size >= buf.capacity:
+            _reserve(buf, 1)
+        buf.data[buf.size] = 0
+        buf.size += 1
+        return 0
+    if not _is_str(value):
+        raise TypeError(f"a string column holds {type(<object>value).__name__} {<object>value!r}")
+    if _is_ascii(value):
+        utf8 = <const char*>_ascii_data(value)
+        size = _length(value)
+    else:
+        utf8 = PyUnicode_AsUTF8AndSize(<object>value, &size)
+    _reserve(buf, size + 10)
+    cdef uint64_t rest = <uint64_t>size
+    while rest >= 0x80:
+        buf.data[buf.size] = <char>((rest & 0x7F) | 0x80)
+        buf.size += 1
+        rest >>= 7
+    buf.data[buf.size] = <char>rest
+    buf.size += 1
+    memcpy(buf.data + buf.size, utf8, size)
+    buf.size += size
+    return 0
+
+
+cdef inline int _put_fixed(Buffer* buf, uint64_t value, int width) except -1:
+    # Little-endian, as Native writes numbers (x86 and arm64 are little-endian too).
+    _reserve(buf, width)
+    memcpy(buf.data + buf.size, &value, width)
+    buf.size += width
+    return 0
+
+
+def encode_native(list rows, list columns):
+    """One ClickHouse Native block of canonical rows.
+
+    `columns` is schema.NATIVE_COLUMNS: (column name, Native type, row key) in
+    table order. A key a row lacks gives the column's default (empty string,
+    0, NULL step index, empty tags).
+    """
+    cdef Py_ssize_t n = len(rows)
+    cdef Py_ssize_t ncols = len(columns)
+    cdef dict index = {}
+    cdef list kinds = []
+    cdef Py_ssize_t c, r, pos
+    cdef object name, type_name, key, row, value
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef PyObject* found
+    cdef PyObject** cells
+    cdef Buffer buf
+    cdef int kind
+    cdef uint64_t offset
+    cdef list tags
+    for c in range(ncols):
+        name, type_name, key = columns[c]
+        index[key] = c
+        kinds.append(_NATIVE_KINDS[type_name])
+    buf.data = NULL
+    buf.size = 0
+    buf.capacity = 0
+    # cells[c * n + r]: borrowed pointers to the values of each row, column by column.
+    cells = <PyObject**>malloc(sizeof(PyObject*) * (ncols * n + 1))
+    if cells is NULL:
+        raise MemoryError()
+    memset(cells, 0, sizeof(PyObject*) * (ncols * n + 1))
+    try:
+        for r in range(n):
+            row = rows[r]
+            if type(row) is not dict:
+                raise TypeError(f"a row must be a dict, got {type(row).__name__}")
+            pos = 0
+            while PyDict_Next(<dict>row, &pos, &k, &v):
+                found = PyDict_GetItem(index, <object>k)
+                if found is not NULL:
+                    cells[(<Py_ssize_t><object>found) * n + r] = v
+        _put_varuint(&buf, <uint64_t>ncols)
+        _put_varuint(&buf, <uint64_t>n)
+        for c in range(ncols):
+            name, type_name, key = columns[c]
+            _put_string(&buf, name)
+            _put_string(&buf, type_name)
+            kind = kinds[c]
+            if kind == C_STRING:
+                for r in range(n):
+                    _put_cell(&buf, cells[c * n + r])
+            elif kind == C_UINT8:
+                for r in range(n):
+                    v = cells[c * n + r]
+                    _put_fixed(&buf, 0 if v is NULL else _uint(<object>v, 255), 1)
+            elif kind == C_UINT64:
+                for r in range(n):
+                    v = cells[c * n + r]
+                    _put_fixed(&buf, 0 if v is NULL else PyLong_AsUnsignedLongLong(<object>v), 8)
+            elif kind == C_INT64:
+                for r in range(n):
+                    v = cells[c * n + r]
+                    _put_fixed(&buf, 0 if v is NULL else <uint64_t>PyLong_AsLongLong(<object>v), 8)
+            elif kind == C_NULLABLE_UINT16:
+                for r in range(n):  # the null map, then the values
+                    v = cells[c * n + r]
+                    _put_fixed(&buf, 1 if v is NULL or <object>v is None else 0, 1)
+                for r in range(n):
+                    v = cells[c * n + r]
+                    _put_fixed(&buf, 0 if v is NULL or <object>v is None else _uint(<object>v, 65535), 2)
+            else:  # C_ARRAY_STRING: cumulative end offsets, then every element
+                offset = 0
+                for r in range(n):
+                    v = cells[c * n + r]
+                    if v is not NULL and <object>v is not None:
+                        if type(<object>v) is not list:
+                            raise TypeError(f"an array column holds {type(<object>v).__name__}")
+                        offset += len(<list>v)
+                    _put_fixed(&buf, offset, 8)
+                for r in range(n):
+                    v = cells[c * n + r]
+                    if v is not NULL and <object>v is not None:
+                        for value in <list>v:
+                            _put_cell(&buf, <PyObject*>value)
+        return PyBytes_FromStringAndSize(buf.data, buf.size)
+    finally:
+        free(cells)
+        free(buf.data)
+
+
+cdef uint64_t _uint(object value, uint64_t maximum) except? 0xFFFFFFFFFFFFFFFF:
+    cdef uint64_t number = PyLong_AsUnsignedLongLong(value)
+    if number > maximum:
+        raise OverflowError(f"{value!r} is out of range (0 to {maximum})")
+    return number

@@ -40,6 +40,11 @@ def wait_results(page: Any, count: int) -> None:
     )
 
 
+def wait_query(page: Any, q: str) -> None:
+    """Wait until the query box shows q (it follows the URL's hash asynchronously)."""
+    page.wait_for_function("q => document.querySelector('#query').value === q", arg=q)
+
+
 def test_sign_in_rejects_bad_keys_and_keeps_the_good_one_in_session_storage(
     page: Any, dashboard: Dashboard
 ) -> None:
@@ -152,8 +157,9 @@ def test_an_expanded_entry_shows_its_fields_as_json_and_filters_on_them(
     screenshot(page, "expanded-entry")
 
     fields.get_by_role("button", name='"/api/pay"').click()
+    # The filter reaches the query box through the URL (a hashchange): wait for it.
+    wait_query(page, "errorName:CardDeclined fields.route:/api/pay")
     wait_results(page, 1)
-    assert page.input_value("#query") == "errorName:CardDeclined fields.route:/api/pay"
     page.locator(".results-list .entry-toggle").first.click()
     page.locator('[data-testid="fields-json"]').get_by_role("button", name='"pro"').click()
     page.wait_for_function(
@@ -185,7 +191,8 @@ def test_the_histogram_has_bars_and_dragging_zooms_the_range(
     span = before[1] - before[0]
     assert abs(start - (before[0] + 0.25 * span)) < span * 0.02
     assert abs(end - (before[0] + 0.6 * span)) < span * 0.02
-    assert page.locator(".range-preset").input_value() == "custom"
+    # The range picker follows the URL once the hashchange is handled.
+    page.wait_for_function("() => document.querySelector('.range-preset').value === 'custom'")
     page.wait_for_function(
         "from => Number(document.querySelector('svg.histogram-chart')?.dataset.from) >= from",
         arg=int(start) - 60_000,

@@ -14,10 +14,22 @@ from typing import Any
 import msgspec
 
 from ..errors import TimberyardError
+from ..model import COMPILED
+from ..storage import schema
 from ..storage.entries import EntryStore, StoreUnavailable
 from .wal import Checkpoint, Record, WriteAheadLog
 
 log = logging.getLogger(__name__)
+
+
+def _encoder(fmt: str) -> Callable[[list[dict[str, Any]]], bytes]:
+    """The function that turns canonical rows into one WAL record of `fmt`."""
+    if fmt == "Native":
+        from .._fastmodel import encode_native
+
+        columns = schema.NATIVE_COLUMNS
+        return lambda rows: encode_native(rows, columns)
+    return msgspec.json.Encoder().encode_lines
 
 Listener = Callable[[str, list[dict[str, Any]]], None]
 
@@ -37,14 +49,16 @@ class Pipeline:
         clock: Callable[[], float] = time.time,
     ) -> None:
         self.store = store
-        self.wal = WriteAheadLog(wal_dir, segment_bytes)
+        # Records are Native blocks, which ClickHouse takes at half the CPU of JSON
+        # lines; without the compiled encoder, JSON lines.
+        self.wal = WriteAheadLog(wal_dir, segment_bytes, "Native" if COMPILED else "JSONEachRow")
         self.batch_rows = batch_rows
         self.batch_seconds = batch_seconds
         self.max_unflushed_bytes = max_unflushed_bytes
         self.clock = clock
         self.listeners: list[Listener] = []
         self.node_id = ""
-        self._encode_lines = msgspec.json.Encoder().encode_lines
+        self._encode = _encoder(self.wal.fmt)
         self._queue: deque[tuple[Record, float]] = deque()
         self._queued_rows = 0
         self._unflushed_bytes = 0
@@ -152,7 +166,7 @@ class Pipeline:
             for row in rows:
                 row["project_id"] = project_id
                 row["received_ms"] = received
-        payload = self._encode_lines(rows)
+        payload = self._encode(rows)
         future: asyncio.Future[int] = asyncio.get_running_loop().create_future()
         self._pending.append((payload, len(rows), future, project_id, rows))
         self._write_wake.set()
@@ -167,7 +181,9 @@ class Pipeline:
             while self._pending:
                 group, self._pending = self._pending, []
                 try:
-                    records = await asyncio.to_thread(self.wal.write, [item[0] for item in group])
+                    records = await asyncio.to_thread(
+                        self.wal.write, [item[0] for item in group], [item[1] for item in group]
+                    )
                 except OSError as exc:
                     log.error("write-ahead log append failed: %s", exc)
                     error = TimberyardError(
@@ -260,8 +276,8 @@ class Pipeline:
             if forced is not None:
                 if record.seq > forced.pending_last:
                     break
-            elif batch and rows + record.rows > self.batch_rows:
-                break
+            elif batch and (rows + record.rows > self.batch_rows or record.fmt != batch[0].fmt):
+                break  # one insert, one format: replayed JSON lines go apart from Native
             batch.append(record)
             rows += record.rows
         return batch
@@ -280,7 +296,7 @@ class Pipeline:
                 pending_token=token,
             )
             self.wal.write_checkpoint(self._checkpoint)
-        self.store.insert_rows(self.wal.read(batch), token)
+        self.store.insert_rows(self.wal.read(batch), token, batch[0].fmt)
         self._forced = None
         self._checkpoint = Checkpoint(flushed=last)
         self.wal.write_checkpoint(self._checkpoint)

@@ -1,7 +1,9 @@
 """The write-ahead log: append-only segments of checksummed records, fsynced in groups.
 
-A record holds one request's canonical rows as JSONEachRow text, ready to be
-inserted. Records carry increasing sequence numbers; `checkpoint.json` says
+A record holds one request's canonical rows ready to be inserted: a ClickHouse
+Native block (segments marked TYWAL002) or JSONEachRow text (TYWAL001, what
+earlier versions and a build without the compiled fast path write). Records
+carry increasing sequence numbers; `checkpoint.json` says
 which have reached the entry store and which batch was being inserted, so a
 restart replays the rest and retries that batch with its deduplication token.
 """
@@ -22,7 +24,28 @@ import msgspec
 log = logging.getLogger(__name__)
 
 _HEADER = struct.Struct("<IIQ")  # payload length, crc32 of payload, sequence number
-_MAGIC = b"TYWAL001"
+# Segment header -> the insert format of its records.
+MAGICS: dict[bytes, str] = {b"TYWAL001": "JSONEachRow", b"TYWAL002": "Native"}
+_MAGIC_OF = {fmt: magic for magic, fmt in MAGICS.items()}
+_MAGIC_SIZE = 8
+
+
+def rows_in(payload: bytes, fmt: str) -> int:
+    """How many rows a record's payload holds."""
+    if fmt == "JSONEachRow":
+        return payload.count(b"\n")
+    # Native: varuint column count, then varuint row count (one block per record).
+    position = 0
+    for _ in range(2):
+        value = shift = 0
+        while True:
+            byte = payload[position]
+            position += 1
+            value |= (byte & 0x7F) << shift
+            shift += 7
+            if byte < 0x80:
+                break
+    return value
 
 
 @dataclass
@@ -38,6 +61,7 @@ class Record:
     path: Path
     offset: int
     length: int
+    fmt: str = "JSONEachRow"
 
 
 class Checkpoint(msgspec.Struct):
@@ -52,9 +76,14 @@ class Checkpoint(msgspec.Struct):
 class WriteAheadLog:
     """Segments `seg-<first seq>.wal` in a folder, plus `checkpoint.json`."""
 
-    def __init__(self, folder: Path, segment_bytes: int = 64 * 1024 * 1024) -> None:
+    def __init__(
+        self, folder: Path, segment_bytes: int = 64 * 1024 * 1024, fmt: str = "JSONEachRow"
+    ) -> None:
+        if fmt not in _MAGIC_OF:
+            raise ValueError(f"unknown WAL record format {fmt!r}")
         self.folder = folder
         self.segment_bytes = segment_bytes
+        self.fmt = fmt
         self.next_seq = 1
         self._file: BinaryIO | None = None
         self._file_path: Path | None = None
@@ -85,10 +114,11 @@ class WriteAheadLog:
 
     def _read_segment(self, path: Path, truncate_tail: bool) -> Iterator[Record]:
         data = path.read_bytes()
-        if not data.startswith(_MAGIC):
+        fmt = MAGICS.get(data[:_MAGIC_SIZE])
+        if fmt is None:
             log.warning("wal segment %s has no header; ignoring it", path)
             return
-        offset = len(_MAGIC)
+        offset = _MAGIC_SIZE
         good_end = offset
         while offset + _HEADER.size <= len(data):
             length, crc, seq = _HEADER.unpack_from(data, offset)
@@ -99,7 +129,7 @@ class WriteAheadLog:
             payload = data[start:end]
             if zlib.crc32(payload) != crc:
                 break
-            yield Record(seq, payload.count(b"\n"), path, start, length)
+            yield Record(seq, rows_in(payload, fmt), path, start, length, fmt)
             offset = good_end = end
         if good_end < len(data):
             # A torn write at the tail: the request that wrote it never got its 200.
@@ -119,30 +149,36 @@ class WriteAheadLog:
             self._file.close()
         path = self.folder / f"seg-{self.next_seq:020d}.wal"
         self._file = path.open("ab")
-        if self._file.tell() == 0:
-            self._file.write(_MAGIC)
+        if self._file.tell() <= _MAGIC_SIZE:
+            # New, or left with a header and no record: (re)mark it with this format.
+            self._file.truncate(0)
+            self._file.write(_MAGIC_OF[self.fmt])
         self._file_path = path
         self._file_size = self._file.tell()
         if not self._segments or self._segments[-1][1] != path:
             self._segments.append((self.next_seq, path))
         self._sync_folder()
 
-    def write(self, payloads: list[bytes]) -> list[Record]:
-        """Append one record per payload (JSONEachRow lines) and fsync once."""
+    def write(self, payloads: list[bytes], rows: list[int] | None = None) -> list[Record]:
+        """Append one record per payload (in this log's format) and fsync once.
+
+        `rows` gives each payload's row count (else it is read from the payload).
+        """
         assert self._file is not None and self._file_path is not None
         if self._file_size >= self.segment_bytes:
             self._start_segment()
         records = []
         chunks = []
         position = self._file_size
-        for payload in payloads:
+        for index, payload in enumerate(payloads):
             seq = self.next_seq
             self.next_seq += 1
             chunks.append(_HEADER.pack(len(payload), zlib.crc32(payload), seq))
             chunks.append(payload)
             position += _HEADER.size
+            count = rows[index] if rows is not None else rows_in(payload, self.fmt)
             records.append(
-                Record(seq, payload.count(b"\n"), self._file_path, position, len(payload))
+                Record(seq, count, self._file_path, position, len(payload), self.fmt)
             )
             position += len(payload)
         blob = b"".join(chunks)

@@ -128,23 +128,27 @@ class EntryStore:
             log.info("entry store %s migrated to schema version %d", self.database, version)
         return max(current, schema.SCHEMA_VERSION)
 
-    def insert_rows(self, ndjson: bytes | Iterable[bytes], token: str) -> None:
-        """Insert canonical rows (JSONEachRow, whole or in chunks); a retry with the same
-        token stores nothing twice."""
+    def insert_rows(
+        self, data: bytes | Iterable[bytes], token: str, fmt: str = "JSONEachRow"
+    ) -> None:
+        """Insert canonical rows, whole or in chunks: Native blocks of
+        schema.NATIVE_COLUMNS, or JSONEachRow lines. A retry with the same token
+        stores nothing twice."""
         self.ensure_open()
-        if not isinstance(ndjson, bytes) and not self.embedded:
+        if not isinstance(data, bytes) and not self.embedded:
             # The HTTP client may resend a body; an iterator could be sent only once.
-            ndjson = b"".join(ndjson)
+            data = b"".join(data)
+        settings: dict[str, Any] = {"insert_deduplication_token": token}
+        if fmt == "Native":
+            columns = [name for name, _, _ in schema.NATIVE_COLUMNS]
+            # Strings arrive as String; ClickHouse makes the LowCardinality columns.
+            settings["input_format_native_allow_types_conversion"] = 1
+        else:
+            columns = schema.INSERT_COLUMNS
+            settings["input_format_skip_unknown_fields"] = 1
         try:
             self._client.raw_insert(
-                self.table,
-                column_names=schema.INSERT_COLUMNS,
-                insert_block=ndjson,
-                fmt="JSONEachRow",
-                settings={
-                    "insert_deduplication_token": token,
-                    "input_format_skip_unknown_fields": 1,
-                },
+                self.table, column_names=columns, insert_block=data, fmt=fmt, settings=settings
             )
         except (ClickHouseError, OSError) as exc:
             raise StoreUnavailable(str(exc)) from exc

@@ -72,6 +72,19 @@ _DEFAULTS = {
 # The columns a canonical row may carry, in the order of the INSERT.
 INSERT_COLUMNS: list[str] = list(_EPHEMERAL) + [name for name in COLUMNS if name not in _DEFAULTS]
 
+# The columns of a Native insert block: (column, type in the block, key of the canonical
+# row). Strings go as plain String (ClickHouse builds the LowCardinality dictionaries),
+# instants as the ticks the row already holds.
+_NATIVE_TYPES = {
+    "LowCardinality(String)": "String",
+    "Array(LowCardinality(String))": "Array(String)",
+}
+_NATIVE_KEYS = {"timestamp": "ts_ns", "received_at": "received_ms"}
+NATIVE_COLUMNS: list[tuple[str, str, str]] = [
+    (name, _NATIVE_TYPES.get(kind, kind), _NATIVE_KEYS.get(name, name))
+    for name, kind in COLUMNS.items()
+]
+
 
 def _columns(codecs: dict[str, str] | None = None) -> list[str]:
     codecs = {**_CODECS, **(codecs or {})}
