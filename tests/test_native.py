@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import uuid
 from pathlib import Path
 from typing import Any
@@ -148,3 +149,50 @@ async def test_json_lines_left_by_an_earlier_version_replay_beside_native(
     # The old segment is gone once flushed; what is left is marked as Native.
     headers = {p.read_bytes()[:8] for p in (tmp_path / "wal").glob("seg-*.wal")}
     assert headers == {b"TYWAL002"}
+
+
+MIXED = EDGE_ROWS * 3 + [row(100 + i, tags=["x"] * (i % 3), step_index=i if i % 2 else None)
+                         for i in range(300)]
+
+
+@pytest.mark.parametrize("sizes", [[1] * 10, [3, 1, 7], [len(MIXED)], [5] * 20, [0, 2]])
+def test_merged_blocks_equal_one_block_of_all_rows(sizes: list[int]) -> None:
+    parts, start = [], 0
+    for size in [*sizes, len(MIXED)]:
+        parts.append(MIXED[start:start + size])
+        start += size
+    parts = [p for p in parts if p]
+    merged = _fastmodel.merge_native([encode(p) for p in parts])
+    assert merged == encode(MIXED)
+
+
+def test_merge_refuses_blocks_it_cannot_join() -> None:
+    one = encode([row(1)])
+    other = _fastmodel.encode_native([row(2)], schema.NATIVE_COLUMNS[:-1])
+    with pytest.raises(ValueError, match="different columns"):
+        _fastmodel.merge_native([one, other])
+    with pytest.raises(ValueError, match="more than one block"):
+        _fastmodel.merge_native([one, one + one])
+    with pytest.raises(ValueError, match="ends inside"):
+        _fastmodel.merge_native([one, one[:-3]])
+
+
+async def test_single_entry_records_reach_the_store_merged(tmp_path: Path,
+                                                           stores: list[EntryStore]) -> None:
+    store, _ = stores
+    pipeline = Pipeline(store, tmp_path / "wal", batch_seconds=0.05)
+    await pipeline.start()
+    inserted: list[int] = []
+    original = store.insert_rows
+
+    def counting(data: Any, token: str, fmt: str = "JSONEachRow") -> None:
+        blocks = list(data)
+        inserted.extend(rows_in(block, fmt) for block in blocks)
+        original(iter(blocks), token, fmt)
+
+    store.insert_rows = counting  # type: ignore[method-assign]
+    await asyncio.gather(*(pipeline.submit("prj_1", [row(i)], ids_assigned=True) for i in range(2000)))
+    await pipeline.wait_flushed()
+    await pipeline.stop()
+    assert store.query(f"SELECT count(), uniqExact(id) FROM {store.table}") == [(2000, 2000)]
+    assert sum(inserted) == 2000 and len(inserted) <= 3, inserted  # not 2000 one-row blocks

@@ -112,7 +112,7 @@ async def test_replay_after_crash_stores_each_row_once(tmp_path: Path, store: En
     batch = list(r for r, _ in first._queue)
     token = f"{first.node_id}:{batch[0].seq}-{batch[-1].seq}"
     first.wal.write_checkpoint(Checkpoint(flushed=0, pending_first=batch[0].seq, pending_last=batch[-1].seq, pending_token=token))
-    store.insert_rows(b"".join(first.wal.read(batch)), token, batch[0].fmt)
+    store.insert_rows(first._blocks(batch), token, batch[0].fmt)
     for task in first._tasks:
         task.cancel()
     first.wal.close()  # no clean stop: the process "died"
