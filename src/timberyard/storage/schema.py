@@ -136,6 +136,9 @@ def _create_logs_v3(db: str, table: str) -> str:
         f"PARTITION BY (toDate(timestamp), severity >= {ERROR_SEVERITY})\n"
         "ORDER BY (project_id, timestamp, id)\n"
         "SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192,"
+        # Merges wait for ten parts of a size rather than five: each row is rewritten
+        # fewer times. Merging was the largest CPU cost of sustained ingestion.
+        " merge_selector_base = 10,"
         " lightweight_mutation_projection_mode = 'rebuild',"
         " deduplicate_merge_projection_mode = 'rebuild'"
     )
