@@ -46,7 +46,6 @@ class Scenario:
     entries_per_request: int
     raw_bytes_per_entry: float
     connections: int
-    rate: float | None = None  # requests/s when paced; None: as fast as the server answers
 
 
 def free_port() -> int:
@@ -95,8 +94,6 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
     write_bodies(work / "csv.bin", [csv_body(b).encode() for b in batches])
     return [
         Scenario("json, 1000-entry batches", work / "batch.bin", "application/json", 1000, raw_entry_bytes, connections),
-        Scenario("json, 1000-entry batches paced at 150,000 entries/s", work / "batch.bin", "application/json",
-                 1000, raw_entry_bytes, connections, rate=150),
         Scenario("json, single entries", work / "single.bin", "application/json", 1, raw_single, connections * 2),
         Scenario("syslog, 1000 lines", work / "syslog.bin", "application/x-syslog", 1000, raw_entry_bytes, connections),
         Scenario("text, 1000 lines", work / "text.bin", "text/plain", 1000, raw_entry_bytes, connections),
@@ -168,12 +165,8 @@ class VisibilityProbe(threading.Thread):
                 "p99_ms": d[max(0, int(len(d) * 0.99) - 1)], "max_ms": d[-1]}
 
 
-def run_wrk(url: str, scenario: Scenario, duration: int, key: str,
-            rate: float | None = None) -> dict[str, Any]:
-    """wrk against url; `rate` (requests/s) paces it, else as fast as the server answers."""
+def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
     env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type}
-    if rate:
-        env["BENCH_RATE"] = str(rate)
     out = subprocess.run(
         ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],
@@ -208,7 +201,7 @@ def bench_ceiling(work: Path, scenarios: list[Scenario], duration: int) -> dict[
     results = {}
     try:
         wait_up(f"http://127.0.0.1:{port}/", proc)
-        for s in [s for s in scenarios if s.rate is None][:2]:
+        for s in scenarios[:2]:
             results[s.name] = run_wrk(f"http://127.0.0.1:{port}/v1/logs", s, duration, "none")
     finally:
         proc.terminate()
@@ -249,8 +242,8 @@ def bench_limits(work: Path, scenario: Scenario, duration: int, rounds: int = 2)
 
 
 def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int, sustained: int) -> dict[str, Any]:
-    """Each JSON-batch scenario on a fresh server of its own, for `sustained` seconds (so that
-    neither inherits the other's merges); the other scenarios share one server."""
+    """The JSON-batch scenario on a fresh server of its own, for `sustained` seconds; the other
+    scenarios share a second server."""
     results: dict[str, Any] = {"scenarios": {}, "peak_rss_mb": 0.0}
     batches = [s for s in scenarios if s.bodies.name == "batch.bin"]
     groups = [[s] for s in batches] + [[s for s in scenarios if s not in batches]]
@@ -281,7 +274,7 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int) -> dict[s
             probe = VisibilityProbe(base, creds["key"]) if s.bodies.name == "batch.bin" else None
             if probe:
                 probe.start()
-            r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"], s.rate)
+            r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"])
             if probe:
                 probe.stop.set()
                 probe.join(30)
@@ -313,7 +306,7 @@ def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
     parser.add_argument("--sustained", type=int, default=60,
-                        help="seconds of each 1000-entry JSON batch scenario (on a fresh server)")
+                        help="seconds of the 1000-entry JSON batch scenario (on a fresh server)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--quick", action="store_true", help="smaller corpus and 5 s runs")
     args = parser.parse_args()
@@ -334,7 +327,7 @@ def main() -> None:
 
     print()
     print(f"Machine: {platform.node()}, {os.cpu_count()} cores, Python {platform.python_version()}, "
-          f"{time.strftime('%Y-%m-%d')}; {duration} s per scenario ({args.sustained} s for each JSON batch "
+          f"{time.strftime('%Y-%m-%d')}; {duration} s per scenario ({args.sustained} s for the JSON batch "
           f"scenario, on a fresh server), wrk -t2, {args.connections} connections "
           f"({args.connections * 2} for single entries)")
     print()

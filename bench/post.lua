@@ -6,37 +6,6 @@ local key = os.getenv("BENCH_KEY") or ""
 local ctype = os.getenv("BENCH_CTYPE") or "application/json"
 local path = os.getenv("BENCH_PATH") or "/v1/logs"
 
--- BENCH_RATE (requests/s over all threads) paces the load: each thread hands out send
--- slots at a fixed interval (an open loop), instead of sending as fast as answers come.
-local rate = tonumber(os.getenv("BENCH_RATE") or "")
-local threads = tonumber(os.getenv("BENCH_THREADS") or "2")
-local interval_ms = rate and (1000 * threads / rate) or nil
-local next_ms = nil
-local ffi = require("ffi")
-ffi.cdef[[
-  typedef struct { long tv_sec; long tv_nsec; } timespec_t;
-  int clock_gettime(int clk, timespec_t *tp);
-]]
-local ts = ffi.new("timespec_t")
-local function now_ms()
-  ffi.C.clock_gettime(1, ts)  -- CLOCK_MONOTONIC
-  return tonumber(ts.tv_sec) * 1000 + tonumber(ts.tv_nsec) / 1e6
-end
-
-function delay()
-  if not interval_ms then
-    return 0
-  end
-  local now = now_ms()
-  -- Behind schedule, catch up (send at once), but never by more than a second's worth.
-  if next_ms == nil or next_ms < now - 1000 then
-    next_ms = now
-  end
-  local wait = next_ms - now
-  next_ms = next_ms + interval_ms
-  return wait > 0 and math.floor(wait) or 0
-end
-
 function init(args)
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
