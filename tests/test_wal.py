@@ -181,4 +181,5 @@ def test_schema_migrates_an_older_database(chdb_path: Path) -> None:
     assert store.query(f"SHOW TABLES FROM `{db}`") == [("logs",), ("schema_version",)]
     create = store.query(f"SHOW CREATE TABLE `{db}`.logs")[0][0]
     assert "merge_selector_base = 10" in create and "`fields` String CODEC(LZ4)" in create
+    assert "posting_list_codec = 'bitpacking'" in create
     store.drop_database()
