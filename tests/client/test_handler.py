@@ -130,7 +130,9 @@ def test_a_dead_server_never_raises_nor_blocks(logger: logging.Logger) -> None:
         logger.error("lost %d", i, extra={"i": i})
         slowest = max(slowest, time.perf_counter() - t)
     per_call = (time.perf_counter() - started) / 2000
-    assert slowest < 0.02 and per_call < 0.002, (slowest, per_call)
+    # Blocking would mean waiting out a connection attempt; a loaded CI machine can still
+    # stall one call for a scheduler slice or a collection, hence the loose single-call bound.
+    assert slowest < 0.25 and per_call < 0.002, (slowest, per_call)
     handler.flush(timeout=0.2)  # returns, undelivered
     t = time.perf_counter()
     handler.close()
