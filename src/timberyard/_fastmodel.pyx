@@ -388,27 +388,20 @@ cdef inline int _put(Buffer* buf, const char* data, Py_ssize_t size) except -1:
     return 0
 
 
-cdef inline int _put_varuint(Buffer* buf, uint64_t value) except -1:
-    _reserve(buf, 10)
+cdef inline void _varuint_into(Buffer* buf, uint64_t value) noexcept:
+    # LEB128, as Native writes lengths and counts; the caller reserved 10 bytes.
     while value >= 0x80:
         buf.data[buf.size] = <char>((value & 0x7F) | 0x80)
         buf.size += 1
         value >>= 7
     buf.data[buf.size] = <char>value
     buf.size += 1
+
+
+cdef inline int _put_varuint(Buffer* buf, uint64_t value) except -1:
+    _reserve(buf, 10)
+    _varuint_into(buf, value)
     return 0
-
-
-cdef inline int _put_string(Buffer* buf, object value) except -1:
-    cdef Py_ssize_t size = 0
-    cdef const char* utf8
-    if value is None:
-        return _put_varuint(buf, 0)
-    if type(value) is not str:
-        raise TypeError(f"a string column holds {type(value).__name__} {value!r}")
-    utf8 = PyUnicode_AsUTF8AndSize(value, &size)
-    _put_varuint(buf, <uint64_t>size)
-    return _put(buf, utf8, size)
 
 
 cdef extern from "Python.h":
@@ -436,13 +429,7 @@ cdef inline int _put_cell(Buffer* buf, PyObject* value) except -1:
     else:
         utf8 = PyUnicode_AsUTF8AndSize(<object>value, &size)
     _reserve(buf, size + 10)
-    cdef uint64_t rest = <uint64_t>size
-    while rest >= 0x80:
-        buf.data[buf.size] = <char>((rest & 0x7F) | 0x80)
-        buf.size += 1
-        rest >>= 7
-    buf.data[buf.size] = <char>rest
-    buf.size += 1
+    _varuint_into(buf, <uint64_t>size)
     memcpy(buf.data + buf.size, utf8, size)
     buf.size += size
     return 0
@@ -504,8 +491,8 @@ def encode_native(list rows, list columns):
         _put_varuint(&buf, <uint64_t>n)
         for c in range(ncols):
             name, type_name, key = columns[c]
-            _put_string(&buf, name)
-            _put_string(&buf, type_name)
+            _put_cell(&buf, <PyObject*>name)
+            _put_cell(&buf, <PyObject*>type_name)
             kind = kinds[c]
             if kind == C_STRING:
                 for r in range(n):
