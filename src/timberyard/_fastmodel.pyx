@@ -24,6 +24,11 @@ cdef extern from "Python.h":
     Py_ssize_t PyUnicode_GET_LENGTH(object)
     Py_UCS4 PyUnicode_READ_CHAR(object, Py_ssize_t)
     bint Py_UNICODE_ISSPACE(Py_UCS4)
+    # The same, on borrowed pointers (the Native encoder's cells).
+    int _is_str "PyUnicode_CheckExact"(PyObject*)
+    int _is_ascii "PyUnicode_IS_COMPACT_ASCII"(PyObject*)
+    void* _ascii_data "PyUnicode_DATA"(PyObject*)
+    Py_ssize_t _length "PyUnicode_GET_LENGTH"(PyObject*)
 
 
 # Kinds of input keys, as in model._KEYS.
@@ -345,7 +350,7 @@ from cpython.long cimport PyLong_AsUnsignedLongLong, PyLong_AsLongLong
 from cpython.bytes cimport PyBytes_FromStringAndSize
 from libc.stdlib cimport malloc, realloc, free
 from libc.string cimport memcmp, memcpy, memset
-from libc.stdint cimport uint64_t, uint16_t
+from libc.stdint cimport uint64_t
 
 # Column kinds of a Native block, as schema.NATIVE_COLUMNS names them.
 cdef enum:
@@ -402,13 +407,6 @@ cdef inline int _put_varuint(Buffer* buf, uint64_t value) except -1:
     _reserve(buf, 10)
     _varuint_into(buf, value)
     return 0
-
-
-cdef extern from "Python.h":
-    int _is_str "PyUnicode_CheckExact"(PyObject*)
-    int _is_ascii "PyUnicode_IS_COMPACT_ASCII"(PyObject*)
-    void* _ascii_data "PyUnicode_DATA"(PyObject*)
-    Py_ssize_t _length "PyUnicode_GET_LENGTH"(PyObject*)
 
 
 cdef inline int _put_cell(Buffer* buf, PyObject* value) except -1:

@@ -16,6 +16,9 @@ import msgspec
 from ..errors import TimberyardError
 from ..model import COMPILED
 from ..storage import schema
+
+if COMPILED:
+    from .._fastmodel import encode_native, merge_native
 from ..storage.entries import EntryStore, StoreUnavailable
 from .wal import Checkpoint, Record, WriteAheadLog
 
@@ -30,8 +33,6 @@ MERGED_ROWS = 65_536
 def _encoder(fmt: str) -> Callable[[list[dict[str, Any]]], bytes]:
     """The function that turns canonical rows into one WAL record of `fmt`."""
     if fmt == "Native":
-        from .._fastmodel import encode_native
-
         columns = schema.NATIVE_COLUMNS
         return lambda rows: encode_native(rows, columns)
     return msgspec.json.Encoder().encode_lines
@@ -321,8 +322,6 @@ class Pipeline:
         if batch[0].fmt != "Native":
             yield from payloads
             return
-        from .._fastmodel import merge_native
-
         small: list[bytes] = []
         small_rows = 0
         for record, payload in zip(batch, payloads, strict=True):

@@ -61,7 +61,7 @@ class Record:
     path: Path
     offset: int
     length: int
-    fmt: str = "JSONEachRow"
+    fmt: str
 
 
 class Checkpoint(msgspec.Struct):

@@ -375,7 +375,6 @@ def _encoded(text: str) -> str:
 
 def _json_term(path: tuple[str, ...], text: str, prefix: bool) -> Predicate:
     """fields.x:value -- that string, or that number; fields.x:val* -- a string prefix."""
-    guard = _key_guard(path)
     if not prefix and is_pair_guarded(path, text):
         pair = pair_text(path[0], text)
 
@@ -385,6 +384,7 @@ def _json_term(path: tuple[str, ...], text: str, prefix: bool) -> Predicate:
             return _string_of(_lookup(row, path)) == text
 
         return pair_string
+    guard = _key_guard(path)
     if prefix or not is_number(text):
         # The compiler's second guard: the value as stored JSON spells it, unquoted.
         needle = _encoded(text)[1:-1]

@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from ..model import SEVERITY
+
 # Column name -> ClickHouse type, in table order. The query compiler reads
 # this to know which columns exist and how to compare them.
 COLUMNS: dict[str, str] = {
@@ -109,9 +111,10 @@ def _create_logs(db: str) -> str:
 
 
 # Error and fatal entries (severity >= ERROR_SEVERITY) live in parts of their own.
-ERROR_SEVERITY = 5
-_MINUTE_PROJECTION = (
-    "PROJECTION p_minute (SELECT project_id, toStartOfMinute(timestamp), severity, count()"
+ERROR_SEVERITY = SEVERITY["error"]
+# Per-minute counts by severity (schema 2), for histograms over long ranges.
+_MINUTE_QUERY = (
+    "(SELECT project_id, toStartOfMinute(timestamp), severity, count()"
     " GROUP BY project_id, toStartOfMinute(timestamp), severity)"
 )
 
@@ -135,7 +138,7 @@ def _create_logs_v3(db: str, table: str) -> str:
         "lower(message))", "lower(message), posting_list_codec = 'bitpacking')"
     )
     indexes = [text, *_INDEXES[1:]]
-    body = ",\n  ".join([*_columns(codecs), *indexes, _MINUTE_PROJECTION])
+    body = ",\n  ".join([*_columns(codecs), *indexes, f"PROJECTION p_minute {_MINUTE_QUERY}"])
     return (
         f"CREATE TABLE IF NOT EXISTS `{db}`.{table} (\n  {body}\n)\n"
         "ENGINE = MergeTree\n"
@@ -174,11 +177,7 @@ MIGRATIONS: list[list] = [
             " lightweight_mutation_projection_mode = 'rebuild',"
             " deduplicate_merge_projection_mode = 'rebuild'"
         ),
-        lambda db: (
-            f"ALTER TABLE `{db}`.logs ADD PROJECTION IF NOT EXISTS p_minute ("
-            "SELECT project_id, toStartOfMinute(timestamp), severity, count()"
-            " GROUP BY project_id, toStartOfMinute(timestamp), severity)"
-        ),
+        lambda db: f"ALTER TABLE `{db}`.logs ADD PROJECTION IF NOT EXISTS p_minute {_MINUTE_QUERY}",
         lambda db: (
             f"ALTER TABLE `{db}`.logs MATERIALIZE PROJECTION p_minute SETTINGS mutations_sync = 2"
         ),
