@@ -13,6 +13,7 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 
 from timberyard import _fastmodel
+from timberyard.ingest import pipeline as pipeline_module
 from timberyard.ingest.pipeline import Pipeline
 from timberyard.ingest.wal import WriteAheadLog, rows_in
 from timberyard.storage import schema
@@ -42,8 +43,9 @@ def everything(store: EntryStore) -> list[tuple[Any, ...]]:
 
 
 def row(i: int, **extra: Any) -> dict[str, Any]:
-    return {"project_id": "prj_1", "id": 2**63 + i, "ts_ns": NOW_NS + i, "received_ms": NOW_NS // 10**6,
-            "level": "info", "severity": 2, "message": f"m{i}", "dataset": "default", **extra}
+    return {"project_id": "prj_1", "id": 2**63 + i, "ts_ns": NOW_NS + i,
+            "received_ms": NOW_NS // 10**6, "level": "info", "severity": 2, "message": f"m{i}",
+            "dataset": "default", **extra}
 
 
 EDGE_ROWS = [
@@ -151,6 +153,24 @@ async def test_json_lines_left_by_an_earlier_version_replay_beside_native(
     assert headers == {b"TYWAL002"}
 
 
+async def test_native_records_replay_on_a_build_without_the_compiled_module(
+    tmp_path: Path, stores: list[EntryStore], monkeypatch: pytest.MonkeyPatch
+) -> None:
+    store, _ = stores
+    left = WriteAheadLog(tmp_path / "wal", fmt="Native")  # written before a rebuild without Cython
+    left.open()
+    left.write([encode([row(i)]) for i in range(5)])
+    left.close()
+    monkeypatch.setattr(pipeline_module, "COMPILED", False)
+    monkeypatch.delattr(pipeline_module, "merge_native")  # as when the import was skipped
+    pipeline = Pipeline(store, tmp_path / "wal", batch_seconds=0.01)
+    assert pipeline.wal.fmt == "JSONEachRow"
+    await pipeline.start()
+    await pipeline.wait_flushed()
+    await pipeline.stop()
+    assert store.query(f"SELECT count(), uniqExact(id) FROM {store.table}") == [(5, 5)]
+
+
 MIXED = EDGE_ROWS * 3 + [row(100 + i, tags=["x"] * (i % 3), step_index=i if i % 2 else None)
                          for i in range(300)]
 
@@ -191,7 +211,9 @@ async def test_single_entry_records_reach_the_store_merged(tmp_path: Path,
         original(iter(blocks), token, fmt)
 
     store.insert_rows = counting  # type: ignore[method-assign]
-    await asyncio.gather(*(pipeline.submit("prj_1", [row(i)], ids_assigned=True) for i in range(2000)))
+    await asyncio.gather(
+        *(pipeline.submit("prj_1", [row(i)], ids_assigned=True) for i in range(2000))
+    )
     await pipeline.wait_flushed()
     await pipeline.stop()
     assert store.query(f"SELECT count(), uniqExact(id) FROM {store.table}") == [(2000, 2000)]

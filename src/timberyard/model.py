@@ -13,6 +13,8 @@ from .errors import ValidationIssue
 
 LEVELS: tuple[str, ...] = ("trace", "debug", "info", "success", "warn", "error", "fatal")
 SEVERITY: dict[str, int] = {name: i for i, name in enumerate(LEVELS)}
+# Error and fatal: fingerprinted into error groups, stored in parts of their own.
+ERROR_SEVERITY = SEVERITY["error"]
 
 # Case-insensitive input spellings of the levels (SPEC §1).
 LEVEL_ALIASES: dict[str, str] = {name: name for name in LEVELS}

@@ -11,13 +11,12 @@ from starlette.routing import Route
 from .. import formats
 from ..alerts.fingerprint import fingerprint
 from ..errors import ParseError, TimberyardError, ValidationIssue
-from ..model import SEVERITY, Limits, normalise, normalise_many, parse_level
+from ..model import ERROR_SEVERITY, Limits, normalise, normalise_many, parse_level
 from ..storage.meta import KeyInfo
 from .common import JSONResponse, authenticate, read_body, services
 
 MAX_REPORTED_ERRORS = 100
 OFFLOAD_BYTES = 1024 * 1024
-ERROR_SEVERITY = SEVERITY["error"]
 DEFAULT_PARAMS = ("source", "environment", "level", "dataset")
 
 

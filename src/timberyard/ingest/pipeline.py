@@ -16,11 +16,11 @@ import msgspec
 from ..errors import TimberyardError
 from ..model import COMPILED
 from ..storage import schema
+from ..storage.entries import EntryStore, StoreUnavailable
+from .wal import Checkpoint, Record, WriteAheadLog
 
 if COMPILED:
     from .._fastmodel import encode_native, merge_native
-from ..storage.entries import EntryStore, StoreUnavailable
-from .wal import Checkpoint, Record, WriteAheadLog
 
 log = logging.getLogger(__name__)
 
@@ -319,7 +319,8 @@ class Pipeline:
         blocks: ClickHouse deduplicates a retry by its token and its block structure.
         """
         payloads = self.wal.read(batch)
-        if batch[0].fmt != "Native":
+        if batch[0].fmt != "Native" or not COMPILED:
+            # Native records replayed by a build without the compiled module go unmerged.
             yield from payloads
             return
         small: list[bytes] = []

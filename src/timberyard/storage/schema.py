@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from ..model import SEVERITY
+from ..model import ERROR_SEVERITY
 
 # Column name -> ClickHouse type, in table order. The query compiler reads
 # this to know which columns exist and how to compare them.
@@ -110,8 +110,6 @@ def _create_logs(db: str) -> str:
     )
 
 
-# Error and fatal entries (severity >= ERROR_SEVERITY) live in parts of their own.
-ERROR_SEVERITY = SEVERITY["error"]
 # Per-minute counts by severity (schema 2), for histograms over long ranges.
 _MINUTE_QUERY = (
     "(SELECT project_id, toStartOfMinute(timestamp), severity, count()"
