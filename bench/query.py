@@ -28,7 +28,7 @@ from generator import Generator  # noqa: E402
 
 from timberyard import query as ql  # noqa: E402
 from timberyard import search  # noqa: E402
-from timberyard.api.ingest import ERROR_SEVERITY  # noqa: E402
+from timberyard.model import ERROR_SEVERITY  # noqa: E402
 from timberyard.alerts.fingerprint import fingerprint  # noqa: E402
 from timberyard.model import normalise  # noqa: E402
 from timberyard.storage.entries import EntryStore  # noqa: E402

@@ -16,7 +16,8 @@ from typing import Any
 import httpx
 import pytest
 
-from timberyard.app import Services, create_app
+from timberyard.app import create_app
+from timberyard.services import Services
 from timberyard.clock import Clock
 from timberyard.settings import Settings
 

@@ -6,8 +6,6 @@ import contextlib
 import logging
 import uuid
 from collections.abc import AsyncIterator
-from dataclasses import dataclass, field
-from typing import Any
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
@@ -15,129 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
-from .alerts.matching import query_compiler
 from .api import admin, browser, compat_read, ingest, openapi, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
-from .api.common import JSONResponse, KeyCache, error_response
+from .api.common import JSONResponse, error_response
 from .clock import Clock
-from .debounce import Debouncer
 from .errors import TimberyardError
-from .ingest.pipeline import Pipeline
-from .limits import Limiter
-from .model import Limits
-from .retention import Retention
+from .services import Services, build_services
 from .settings import Settings
-from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
-from .storage.entries import EntryStore, StoreUnavailable, database_of, storage_dsn
-from .storage.meta import MetaStore
-from .tail import Broker
+from .storage.entries import StoreUnavailable
 from .web.routes import routes as web_routes
 
 log = logging.getLogger("timberyard")
-
-
-@dataclass
-class Services:
-    """Everything a request handler may use, built once per app."""
-
-    settings: Settings
-    clock: Clock
-    store: EntryStore
-    meta: MetaStore
-    pipeline: Pipeline
-    limits: Limits
-    limiter: Limiter
-    debouncer: Debouncer
-    retention: Retention
-    dispatcher: Dispatcher
-    channels: SqlChannels  # the channels the dispatcher reads, for the admin API
-    tail: Broker  # the live tail's fan-out
-    keys: KeyCache = field(default_factory=KeyCache)
-
-    def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
-        """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
-        from . import query as ql
-
-        try:
-            node = ql.parse(q)
-            return ql.compile(node)
-        except ql.QueryError as exc:
-            raise exc.to_api() from None
-
-
-def build_dispatcher(
-    settings: Settings, meta: MetaStore, channels: SqlChannels, clock: Clock
-) -> Dispatcher:
-    """The notification dispatcher over the metadata store's channels, groups and log."""
-    alert_settings = AlertSettings(
-        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
-        group_interval=settings.alert_group_interval,
-        retry=RetryPolicy(
-            attempts=settings.alert_retry_attempts, base=settings.alert_retry_backoff
-        ),
-        smtp=SmtpSettings(
-            host=settings.smtp_host,
-            port=settings.smtp_port,
-            starttls=settings.smtp_starttls and not settings.smtp_ssl,
-            ssl=settings.smtp_ssl,
-            username=settings.smtp_username or None,
-            password=settings.smtp_password or None,
-            sender=settings.smtp_sender,
-        ),
-    )
-    return Dispatcher(
-        channels,
-        settings=alert_settings,
-        groups=SqlGroupStore(meta.engine),
-        log=SqlDeliveryLog(meta.engine),
-        compile_query=query_compiler(),
-        clock=clock,
-    )
-
-
-def build_services(settings: Settings, clock: Clock | None = None) -> Services:
-    """Open nothing yet: the lifespan opens the stores and starts the pipeline."""
-    clock = clock or Clock()
-    settings.data_dir.mkdir(parents=True, exist_ok=True)
-    dsn = storage_dsn(settings.storage, settings.data_dir)
-    store = EntryStore(dsn, database_of(dsn, settings.database))
-    meta = MetaStore(settings.metadata_url)
-    pipeline = Pipeline(
-        store,
-        settings.wal_dir,
-        batch_rows=settings.batch_rows,
-        batch_seconds=settings.batch_seconds,
-        max_unflushed_bytes=settings.wal_max_bytes,
-        segment_bytes=settings.wal_segment_bytes,
-        clock=clock,
-    )
-    limits = Limits(
-        max_entries=settings.max_entries,
-        max_message_bytes=settings.max_message_bytes,
-        max_body_bytes=settings.max_body_bytes,
-    )
-    limiter = Limiter(meta, clock, enforce=settings.enforce_limits)
-    retention = Retention(store, meta, clock, settings.retention_check_seconds)
-    channels = SqlChannels(meta.engine)
-    tail = Broker.from_settings(settings)
-    pipeline.listeners.append(tail.publish)
-    return Services(
-        settings=settings,
-        clock=clock,
-        store=store,
-        meta=meta,
-        pipeline=pipeline,
-        limits=limits,
-        limiter=limiter,
-        debouncer=Debouncer(meta, clock),
-        retention=retention,
-        dispatcher=build_dispatcher(settings, meta, channels, clock),
-        channels=channels,
-        tail=tail,
-    )
 
 
 async def _health(request: Request) -> JSONResponse:

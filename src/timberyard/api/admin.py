@@ -5,22 +5,19 @@ from __future__ import annotations
 import hmac
 from typing import Any
 
-import msgspec
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.routing import Route
 
 from ..errors import TimberyardError
 from ..storage.meta import KEY_KINDS, PLANS
-from .common import JSONResponse, bearer, services
-
-_decode = msgspec.json.Decoder().decode
+from .common import JSONResponse, credential, json_body, services
 
 
 def require_admin(request: Request) -> None:
     """401 unless the request carries the admin token."""
     svc = services(request)
-    token = bearer(request)
+    token = credential(request)
     if not token:
         raise TimberyardError("UNAUTHORIZED", "admin token required: Authorization: Bearer <token>")
     configured = svc.settings.admin_token
@@ -29,20 +26,6 @@ def require_admin(request: Request) -> None:
     if svc.meta.check_admin_token(token):
         return
     raise TimberyardError("UNAUTHORIZED", "invalid admin token")
-
-
-async def json_body(request: Request) -> dict[str, Any]:
-    """The request's JSON object body, or a 400 that says what is wrong."""
-    raw = await request.body()
-    if not raw.strip():
-        return {}
-    try:
-        value = _decode(raw)
-    except msgspec.DecodeError as exc:
-        raise TimberyardError("BAD_REQUEST", f"invalid JSON body: {exc}") from None
-    if not isinstance(value, dict):
-        raise TimberyardError("BAD_REQUEST", "the body must be a JSON object")
-    return value
 
 
 def _str(body: dict[str, Any], name: str, required: bool = False, limit: int = 200) -> str | None:

@@ -10,8 +10,8 @@ from starlette.routing import Route
 
 from ..alerts import Channel, ChannelConfigError, Delivery, validate_channel
 from ..errors import TimberyardError
-from .admin import json_body, require_admin
-from .common import JSONResponse, int_param, services
+from .admin import require_admin
+from .common import JSONResponse, int_param, json_body, services
 
 # Deliveries shown with each channel in a listing; the deliveries route shows more.
 RECENT_DELIVERIES = 10

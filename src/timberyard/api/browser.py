@@ -8,10 +8,11 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
+from .. import formats
 from ..errors import TimberyardError
 from ..model import BROWSER_LIMITS
 from .common import JSONResponse, error_response, lookup, read_body, services
-from .ingest import ingest_body
+from .ingest import query_defaults, strict_param, success_body
 
 ALLOWED_HEADERS = "Content-Type, Content-Encoding, X-Timberyard-Key"
 BROWSER_FORMATS = ("json", "jsonl")
@@ -44,6 +45,18 @@ def origin_allowed(origin: str, allowed: tuple[str, ...] | list[str]) -> bool:
         elif host == want_host:
             return True
     return False
+
+
+def browser_format(param: str | None) -> str | None:
+    """The `format` parameter of the browser endpoint: json or jsonl (any case), or None."""
+    if not param or not param.strip():
+        return None
+    name = formats.canonical_name(param)
+    if name not in BROWSER_FORMATS:
+        raise TimberyardError(
+            "UNSUPPORTED_MEDIA_TYPE", f"the browser endpoint takes json or jsonl, not {param!r}"
+        )
+    return name
 
 
 def _cors(origin: str) -> dict[str, str]:
@@ -96,19 +109,21 @@ async def post_browser_logs(request: Request) -> Response:
                 "FORBIDDEN", f"origin {origin or '(none)'!r} is not allowed for this project"
             )
         client = request.client.host if request.client else "unknown"
-        svc.limiter.check_rate(
-            key.org_id,
-            key.key_id,
-            client=client,
-            client_per_minute=svc.settings.browser_rate_per_minute,
+        svc.ingestor.admit(
+            key, client=client, client_per_minute=svc.settings.browser_rate_per_minute
         )
-        fmt = (request.query_params.get("format") or "").lower()
-        if fmt and fmt not in BROWSER_FORMATS:
-            raise TimberyardError(
-                "UNSUPPORTED_MEDIA_TYPE", f"the browser endpoint takes json or jsonl, not {fmt!r}"
-            )
+        fmt = browser_format(request.query_params.get("format"))
         body = await read_body(request, BROWSER_LIMITS.max_body_bytes)
-        result = await ingest_body(request, body, key, BROWSER_LIMITS, browser=True)
+        # sendBeacon posts JSON as text/plain: the browser endpoint reads JSON only.
+        accepted = await svc.ingestor.accept_body(
+            key,
+            body,
+            fmt or formats.detect_json(body),
+            defaults=query_defaults(request),
+            strict=strict_param(request),
+            limits=BROWSER_LIMITS,
+        )
+        result = success_body(accepted, len(body), svc.clock.now_ms())
     except TimberyardError as error:
         response = error_response(error)
         if origin and error.code != "FORBIDDEN":

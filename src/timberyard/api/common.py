@@ -2,10 +2,12 @@
 
 from __future__ import annotations
 
+import base64
+import binascii
+import functools
 import hmac
-import re
-import time
 import zlib
+from collections.abc import Awaitable, Callable
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -13,13 +15,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from ..errors import TimberyardError
+from ..keys import KEY_PATTERN, invalid_key
 from ..storage.meta import KIND_BY_PREFIX, KeyInfo
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from ..services import Services
 
 _encode = msgspec.json.Encoder().encode
-KEY_PATTERN = re.compile(r"^(sk|ik|rk|pk)_[A-Za-z0-9_\-]{16,128}$")
+_decode = msgspec.json.Decoder().decode
 
 
 class JSONResponse(Response):
@@ -39,67 +42,72 @@ def error_response(error: TimberyardError) -> JSONResponse:
     return JSONResponse(error.body(), status_code=error.status, headers=error.headers)
 
 
-def invalid_key(message: str = "Invalid API key") -> TimberyardError:
-    return TimberyardError("UNAUTHORIZED", message)
+def credential(request: Request) -> str | None:
+    """The API key a request carries, in any of the forms shippers can send.
 
-
-def bearer(request: Request) -> str | None:
-    """The token of an `Authorization: Bearer …` header, or None."""
+    `Authorization: Bearer <key>`, `X-API-Key: <key>` (the Timberlogs SDK), the
+    password of HTTP Basic auth (any user name: Loki clients, rsyslog, syslog-ng)
+    and `Authorization: ApiKey <key>` (Elasticsearch clients; the key itself or
+    base64 of `id:key`). Two credentials that disagree are a 401.
+    """
+    found: list[str] = []
     header = request.headers.get("authorization")
-    if not header:
+    if header:
+        scheme, _, token = header.strip().partition(" ")
+        token = token.strip()
+        scheme = scheme.lower()
+        if scheme == "bearer" and token:
+            found.append(token)
+        elif scheme == "basic" and token:
+            password = _basic_password(token)
+            if password:
+                found.append(password)
+        elif scheme == "apikey" and token:
+            found.append(_api_key(token))
+    api_key = request.headers.get("x-api-key")
+    if api_key and api_key.strip():
+        found.append(api_key.strip())
+    if not found:
         return None
-    scheme, _, token = header.strip().partition(" ")
-    if scheme.lower() != "bearer" or not token.strip():
+    if any(value != found[0] for value in found[1:]):
+        raise invalid_key("the request carries two different API keys; send one")
+    return found[0]
+
+
+def _basic_password(token: str) -> str | None:
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
         return None
-    return token.strip()
+    _, colon, password = decoded.partition(":")
+    return password if colon and password else None
 
 
-class KeyCache:
-    """Short-lived cache of key lookups so the hot path does not hit the database."""
-
-    def __init__(self, ttl: float = 5.0, negative_ttl: float = 1.0, size: int = 10_000) -> None:
-        self.ttl = ttl
-        self.negative_ttl = negative_ttl
-        self.size = size
-        self._items: dict[str, tuple[KeyInfo | None, float]] = {}
-
-    def get(self, secret: str) -> tuple[bool, KeyInfo | None]:
-        found = self._items.get(secret)
-        if found is None or found[1] < time.monotonic():
-            return False, None
-        return True, found[0]
-
-    def put(self, secret: str, info: KeyInfo | None) -> None:
-        if len(self._items) >= self.size:
-            self._items.clear()
-        ttl = self.ttl if info is not None else self.negative_ttl
-        self._items[secret] = (info, time.monotonic() + ttl)
-
-    def clear(self) -> None:
-        self._items.clear()
+def _api_key(token: str) -> str:
+    """The key of an `ApiKey` credential: the token itself, or the key of base64 `id:key`."""
+    if KEY_PATTERN.match(token):
+        return token
+    try:
+        decoded = base64.b64decode(token, validate=True).decode("utf-8")
+    except (binascii.Error, ValueError):
+        return token
+    _, colon, key = decoded.partition(":")
+    return key if colon and key else token
 
 
 def lookup(svc: Services, secret: str | None) -> KeyInfo:
     """The key's grant, or 401 when it is missing, malformed, unknown or revoked."""
-    if not secret or not KEY_PATTERN.match(secret) or secret[:2] not in KIND_BY_PREFIX:
-        raise invalid_key()
-    hit, info = svc.keys.get(secret)
-    if not hit:
-        info = svc.meta.lookup_key(secret)
-        svc.keys.put(secret, info)
-    if info is None:
-        raise invalid_key()
-    return info
+    return svc.keys.lookup(secret)
 
 
 def authenticate(request: Request, scope: str) -> KeyInfo:
-    """Check the bearer key: 401 invalid, 404 inactive project, 403 missing scope.
+    """Check the request's key: 401 invalid, 404 inactive project, 403 missing scope.
 
     The admin token may read any project named by the `project` query parameter
     (the dashboard's project switcher).
     """
     svc = services(request)
-    token = bearer(request)
+    token = credential(request)
     if token and (token.startswith("adm_") or token == svc.settings.admin_token):
         return _admin_read(request, token, scope)
     info = lookup(svc, token)
@@ -109,6 +117,51 @@ def authenticate(request: Request, scope: str) -> KeyInfo:
         kind = KIND_BY_PREFIX.get(info.kind, info.kind)
         raise TimberyardError("FORBIDDEN", f"this {kind} key does not have the {scope!r} scope")
     return info
+
+
+async def json_body(request: Request, limit: int | None = None) -> dict[str, Any]:
+    """The request's JSON object body (gunzipped when so encoded), or a 400 that says why.
+
+    The one JSON-body reader of every endpoint: bounded in size, and deep nesting or
+    invalid UTF-8 is a 400 like any other malformed JSON.
+    """
+    raw = await read_body(request, limit or services(request).limits.max_body_bytes)
+    if not raw.strip():
+        return {}
+    try:
+        value = _decode(raw)
+    except (msgspec.DecodeError, UnicodeDecodeError) as exc:
+        raise TimberyardError("BAD_REQUEST", f"invalid JSON body: {exc}") from None
+    except RecursionError:
+        raise TimberyardError("BAD_REQUEST", "invalid JSON body: nested too deeply") from None
+    if not isinstance(value, dict):
+        raise TimberyardError("BAD_REQUEST", "the body must be a JSON object")
+    return value
+
+
+Endpoint = Callable[[Request], Awaitable[Response]]
+
+
+def protocol_errors(
+    render: Callable[[TimberyardError], Response],
+) -> Callable[[Endpoint], Endpoint]:
+    """Answer a surface's errors in its protocol's own shape (OTLP, Loki, Elasticsearch...).
+
+    `render` turns the one error vocabulary into that protocol's body and status;
+    everything else stays with the app's exception handlers.
+    """
+
+    def wrap(endpoint: Endpoint) -> Endpoint:
+        @functools.wraps(endpoint)
+        async def handler(request: Request) -> Response:
+            try:
+                return await endpoint(request)
+            except TimberyardError as error:
+                return render(error)
+
+        return handler
+
+    return wrap
 
 
 async def read_body(request: Request, limit: int) -> bytes:

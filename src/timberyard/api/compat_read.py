@@ -17,10 +17,10 @@ from .. import search
 from ..errors import TimberyardError, ValidationIssue
 from ..model import LEVELS, iso_from_ns, parse_level, parse_time
 from ..storage.meta import KeyInfo
-from .common import JSONResponse, authenticate, bearer, lookup, services
+from .common import JSONResponse, authenticate, credential, lookup, services
 
 if TYPE_CHECKING:
-    from ..app import Services
+    from ..services import Services
 
 MS = 1_000_000  # nanoseconds
 HOUR = 3600 * 1_000_000_000
@@ -216,7 +216,7 @@ SEED004_MAX_LIMIT = 2500
 async def application_key(request: Request, app_id: str) -> KeyInfo:
     """401 bad key; 404 unknown or inactive application; 403 another project's key (SPEC §3.4)."""
     svc = services(request)
-    key = lookup(svc, bearer(request))
+    key = lookup(svc, credential(request))
     project = await run_in_threadpool(svc.meta.get_project, app_id)
     if project is None or not project["active"]:
         raise TimberyardError("NOT_FOUND", f"application {_quoted(app_id)} not found")

@@ -11,7 +11,7 @@ from starlette.routing import Route
 from .. import search
 from ..errors import TimberyardError
 from ..timerange import format_duration, parse_duration_ms, parse_instant
-from .common import JSONResponse, authenticate, bearer, int_param, lookup, services
+from .common import JSONResponse, authenticate, credential, int_param, lookup, services
 
 MAX_LIMIT = 10_000
 MAX_OFFSET = 1_000_000
@@ -84,7 +84,7 @@ routes = [
 async def get_usage(request: Request) -> JSONResponse:
     """GET /v1/usage: the key's organisation's usage this month (or `?month=YYYY-MM`)."""
     svc = services(request)
-    key = lookup(svc, bearer(request))
+    key = lookup(svc, credential(request))
     month = request.query_params.get("month")
     if month is not None and not _MONTH.match(month):
         raise TimberyardError("BAD_REQUEST", f"invalid month {month!r}: expected YYYY-MM")

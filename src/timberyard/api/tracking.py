@@ -10,10 +10,8 @@ from starlette.routing import Route
 from ..alerts.fingerprint import group_title
 from ..debounce import parse_use_debounce
 from ..errors import TimberyardError, ValidationIssue
-from ..model import normalise
 from ..storage.reader import format_id
-from .admin import json_body
-from .common import JSONResponse, authenticate, services
+from .common import JSONResponse, authenticate, json_body, services
 
 # The two request keys that steer the endpoint and are not part of the entry.
 _CONTROL = ("sendNotification", "useDebounce")
@@ -26,24 +24,24 @@ def _invalid(reason: str) -> TimberyardError:
 async def track(request: Request) -> JSONResponse:
     """One event: `{"success": true, "id": ..., "debounced": bool}`."""
     svc = services(request)
+    ingestor = svc.ingestor
     key = authenticate(request, "ingest")
-    svc.limiter.check_rate(key.org_id, key.key_id)
+    ingestor.admit(key)
     body: dict[str, Any] = await json_body(request)
     notify = body.get("sendNotification")
     if notify is not None and not isinstance(notify, bool):
         raise _invalid(f"sendNotification must be true or false, got {notify!r}")
     try:
         spec = parse_use_debounce(body.get("useDebounce"))
-        raw = {k: v for k, v in body.items() if k not in _CONTROL}
-        now_ns = svc.clock.now_ns()
-        row = normalise(
-            raw,
-            limits=svc.limits,
-            now_ns=now_ns,
-            base={"project_id": key.project_id, "received_ms": now_ns // 1_000_000},
-        )
     except ValidationIssue as issue:
         raise _invalid(issue.reason) from None
+    raw = {k: v for k, v in body.items() if k not in _CONTROL}
+    try:
+        prepared = ingestor.prepare(key, [raw], strict=True)
+    except TimberyardError as error:
+        issues = error.extra.get("issues")
+        raise _invalid(issues[0]["error"]) if issues else error from None
+    row = prepared.rows[0]
 
     debounce_key = None
     if spec is not None:
@@ -61,30 +59,24 @@ async def track(request: Request) -> JSONResponse:
                 }
             )
 
-    row["id"] = svc.pipeline.assign_ids(1)
+    row["id"] = ingestor.assign_ids(1)
     if notify is not None:
         row["send_notification"] = notify
     if debounce_key is not None and spec is not None:
         # Opened before the await below, so a concurrent repeat folds into this entry.
         svc.debouncer.open(key.project_id, debounce_key, row["id"], spec.window_seconds)
     try:
-        limit_reached = svc.limiter.reserve(key.org_id, 1)
-        try:
-            await svc.pipeline.submit(key.project_id, [row], ids_assigned=True)
-        except BaseException:
-            svc.limiter.release(key.org_id, 1)
-            raise
+        accepted = await ingestor.commit(key, prepared)
     except BaseException:
         if debounce_key is not None:
             svc.debouncer.cancel(key.project_id, debounce_key, row["id"])
         raise
-    svc.dispatcher.submit(key.org_id, [row])
     return JSONResponse(
         {
             "success": True,
             "id": format_id(row["id"]),
             "debounced": False,
-            "limitReached": limit_reached,
+            "limitReached": accepted.limit_reached,
         }
     )
 

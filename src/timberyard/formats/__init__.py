@@ -54,12 +54,16 @@ def parser(name: str) -> Callable[[bytes, int], Parsed]:
     return module.parse
 
 
+def canonical_name(format_param: str) -> str:
+    """A `format` parameter as a format name: any case, `ndjson` for jsonl."""
+    name = format_param.strip().lower()
+    return "jsonl" if name == "ndjson" else name
+
+
 def resolve(format_param: str | None, content_type: str | None, body: bytes) -> str:
     """The format of a body: `?format=` first, then Content-Type, then sniffing."""
     if format_param:
-        name = format_param.strip().lower()
-        if name == "ndjson":
-            name = "jsonl"
+        name = canonical_name(format_param)
         if name not in _MODULES:
             raise TimberyardError(
                 "UNSUPPORTED_MEDIA_TYPE",

@@ -1,0 +1,127 @@
+"""The composition root's parts: every service a request handler may use, built once."""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from typing import Any
+
+from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
+from .alerts.matching import query_compiler
+from .clock import Clock
+from .debounce import Debouncer
+from .ingest.pipeline import Pipeline
+from .ingest.service import Ingestor
+from .keys import Keys
+from .limits import Limiter
+from .model import Limits
+from .retention import Retention
+from .settings import Settings
+from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
+from .storage.entries import EntryStore, database_of, storage_dsn
+from .storage.meta import MetaStore
+from .tail import Broker
+
+
+@dataclass
+class Services:
+    """Everything a request handler may use, built once per app."""
+
+    settings: Settings
+    clock: Clock
+    store: EntryStore
+    meta: MetaStore
+    pipeline: Pipeline
+    limits: Limits
+    limiter: Limiter
+    debouncer: Debouncer
+    retention: Retention
+    dispatcher: Dispatcher
+    channels: SqlChannels  # the channels the dispatcher reads, for the admin API
+    tail: Broker  # the live tail's fan-out
+    keys: Keys
+    ingestor: Ingestor  # the one ingestion use-case every surface calls
+
+    def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
+        """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
+        from . import query as ql
+
+        try:
+            node = ql.parse(q)
+            return ql.compile(node)
+        except ql.QueryError as exc:
+            raise exc.to_api() from None
+
+
+def build_dispatcher(
+    settings: Settings, meta: MetaStore, channels: SqlChannels, clock: Clock
+) -> Dispatcher:
+    """The notification dispatcher over the metadata store's channels, groups and log."""
+    alert_settings = AlertSettings(
+        public_url=settings.public_url or f"http://{settings.host}:{settings.port}",
+        group_interval=settings.alert_group_interval,
+        retry=RetryPolicy(
+            attempts=settings.alert_retry_attempts, base=settings.alert_retry_backoff
+        ),
+        smtp=SmtpSettings(
+            host=settings.smtp_host,
+            port=settings.smtp_port,
+            starttls=settings.smtp_starttls and not settings.smtp_ssl,
+            ssl=settings.smtp_ssl,
+            username=settings.smtp_username or None,
+            password=settings.smtp_password or None,
+            sender=settings.smtp_sender,
+        ),
+    )
+    return Dispatcher(
+        channels,
+        settings=alert_settings,
+        groups=SqlGroupStore(meta.engine),
+        log=SqlDeliveryLog(meta.engine),
+        compile_query=query_compiler(),
+        clock=clock,
+    )
+
+
+def build_services(settings: Settings, clock: Clock | None = None) -> Services:
+    """Open nothing yet: the app's lifespan opens the stores and starts the pipeline."""
+    clock = clock or Clock()
+    settings.data_dir.mkdir(parents=True, exist_ok=True)
+    dsn = storage_dsn(settings.storage, settings.data_dir)
+    store = EntryStore(dsn, database_of(dsn, settings.database))
+    meta = MetaStore(settings.metadata_url)
+    pipeline = Pipeline(
+        store,
+        settings.wal_dir,
+        batch_rows=settings.batch_rows,
+        batch_seconds=settings.batch_seconds,
+        max_unflushed_bytes=settings.wal_max_bytes,
+        segment_bytes=settings.wal_segment_bytes,
+        clock=clock,
+    )
+    limits = Limits(
+        max_entries=settings.max_entries,
+        max_message_bytes=settings.max_message_bytes,
+        max_body_bytes=settings.max_body_bytes,
+    )
+    limiter = Limiter(meta, clock, enforce=settings.enforce_limits)
+    retention = Retention(store, meta, clock, settings.retention_check_seconds)
+    channels = SqlChannels(meta.engine)
+    tail = Broker.from_settings(settings)
+    pipeline.listeners.append(tail.publish)
+    dispatcher = build_dispatcher(settings, meta, channels, clock)
+    return Services(
+        settings=settings,
+        clock=clock,
+        store=store,
+        meta=meta,
+        pipeline=pipeline,
+        limits=limits,
+        limiter=limiter,
+        debouncer=Debouncer(meta, clock),
+        retention=retention,
+        dispatcher=dispatcher,
+        channels=channels,
+        tail=tail,
+        keys=Keys(meta),
+        ingestor=Ingestor(pipeline, limiter, dispatcher, clock, limits),
+    )
