@@ -122,6 +122,7 @@ async def post_browser_logs(request: Request) -> Response:
             defaults=query_defaults(request),
             strict=strict_param(request),
             limits=BROWSER_LIMITS,
+            surface="browser",
         )
         result = success_body(accepted, len(body), svc.clock.now_ms())
     except TimberyardError as error:

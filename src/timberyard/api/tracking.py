@@ -66,7 +66,7 @@ async def track(request: Request) -> JSONResponse:
         # Opened before the await below, so a concurrent repeat folds into this entry.
         svc.debouncer.open(key.project_id, debounce_key, row["id"], spec.window_seconds)
     try:
-        accepted = await ingestor.commit(key, prepared)
+        accepted = await ingestor.commit(key, prepared, "tracking")
     except BaseException:
         if debounce_key is not None:
             svc.debouncer.cancel(key.project_id, debounce_key, row["id"])

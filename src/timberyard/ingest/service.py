@@ -161,10 +161,12 @@ class Ingestor:
             raise invalid_entries(errors)
         return Prepared(rows, errors, len(entries))
 
-    async def commit(self, grant: KeyInfo, prepared: Prepared) -> Accepted:
+    async def commit(self, grant: KeyInfo, prepared: Prepared, surface: str = "logs") -> Accepted:
         """Count against the quota, make durable (fsynced on return), dispatch alerts.
 
-        Rows that already carry an `id` (taken from `assign_ids`) keep it.
+        Rows that already carry an `id` (taken from `assign_ids`) keep it. `surface`
+        names the protocol the entries came through (`logs`, `browser`, `tracking`,
+        `otlp`, `loki`, `elastic`, `syslog`), for accounting.
         """
         rows = prepared.rows
         limit_reached = self.limiter.reserve(grant.org_id, len(rows))
@@ -188,12 +190,13 @@ class Ingestor:
         strict: bool = False,
         lines: list[int] | None = None,
         limits: Limits | None = None,
+        surface: str = "logs",
     ) -> Accepted:
         """Store the valid entries of one request; see the module docstring for the sequence."""
         prepared = self.prepare(
             grant, raw_entries, defaults=defaults, strict=strict, lines=lines, limits=limits
         )
-        return await self.commit(grant, prepared)
+        return await self.commit(grant, prepared, surface)
 
     async def accept_body(
         self,
@@ -205,6 +208,7 @@ class Ingestor:
         strict: bool = False,
         limits: Limits | None = None,
         decode: Callable[[bytes, int], formats.Parsed] | None = None,
+        surface: str = "logs",
     ) -> Accepted:
         """Parse a body (a format of ours, or `decode` for a protocol's own) and accept it."""
         now_ns = self.clock.now_ns()
@@ -231,7 +235,7 @@ class Ingestor:
             prepared = await asyncio.to_thread(parse_and_prepare)
         else:
             prepared = parse_and_prepare()
-        return await self.commit(grant, prepared)
+        return await self.commit(grant, prepared, surface)
 
     def assign_ids(self, count: int) -> int:
         """The first of `count` fresh entry ids (for a surface that needs them before commit)."""
