@@ -22,7 +22,7 @@ from .clock import Clock
 from .errors import TimberyardError
 from .services import Services, build_services
 from .settings import Settings
-from .storage.entries import StoreUnavailable
+from .storage.entries import StoreInternal, StoreRejected, StoreUnavailable
 from .web.routes import routes as web_routes
 
 log = logging.getLogger("timberyard")
@@ -63,6 +63,25 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
             headers={"Retry-After": "5"},
             retryAfter=5,
         )
+    )
+
+
+async def _store_rejected(request: Request, exc: Exception) -> Response:
+    # A value of the request that the store cannot use: the client's to fix.
+    return error_response(TimberyardError("BAD_REQUEST", str(exc)))
+
+
+async def _store_internal(request: Request, exc: Exception) -> Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "entry store refused a statement, incident %s on %s %s: %s",
+        incident,
+        request.method,
+        request.url.path,
+        exc,
+    )
+    return error_response(
+        TimberyardError("INTERNAL", f"internal error {incident}; it has been logged")
     )
 
 
@@ -122,6 +141,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             TimberyardError: _timberyard_error,
             HTTPException: _http_error,
             StoreUnavailable: _store_unavailable,
+            StoreRejected: _store_rejected,
+            StoreInternal: _store_internal,
             Exception: _unexpected,
         },
     )
