@@ -29,6 +29,11 @@ class Settings:
         "ClickHouse server DSN (http://host:8123/db or clickhouse://...); empty: embedded chDB",
     )
     database: str = _setting("timberyard", "TIMBERYARD_DATABASE", "ClickHouse database name")
+    cluster: str | None = _setting(
+        None,
+        "TIMBERYARD_CLUSTER",
+        "ClickHouse cluster (remote_servers) name: replicated tables and migrations ON CLUSTER",
+    )
     meta_url: str | None = _setting(
         None,
         "TIMBERYARD_META_URL",

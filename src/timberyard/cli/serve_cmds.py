@@ -23,6 +23,7 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--storage", help="ClickHouse server instead of embedded: http://host:8123/db"
     )
+    serve.add_argument("--cluster", help="ClickHouse cluster of --storage (replicated tables)")
     serve.set_defaults(handler=run_serve)
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
@@ -38,6 +39,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         storage=getattr(args, "storage", None),
+        cluster=getattr(args, "cluster", None),
     )
 
 

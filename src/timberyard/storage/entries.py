@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -32,6 +33,8 @@ log = logging.getLogger(__name__)
 # process shares one client per path.
 _CHDB_CLIENTS: dict[str, Any] = {}
 _CHDB_LOCK = threading.Lock()
+# Cluster names are written into DDL (ON CLUSTER, Distributed, cluster()).
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def storage_dsn(storage: str | None, data_dir: Path) -> str:
@@ -65,8 +68,12 @@ class EntryStore(EntryReads):
         self.database = database
         self.embedded = dsn.startswith("chdb://")
         if cluster and self.embedded:
-            raise StoreUnavailable(
+            raise ValueError(
                 f"cluster {cluster!r} needs a ClickHouse server: pass --storage http://host:8123/db"
+            )
+        if cluster and not _NAME.fullmatch(cluster):
+            raise ValueError(
+                f"invalid cluster name {cluster!r}: use letters, digits, '_', '-' and '.'"
             )
         self.cluster = cluster or None
         self._client: Any = None
@@ -130,6 +137,10 @@ class EntryStore(EntryReads):
                 secure=parts.scheme == "https",
                 connect_timeout=5,
                 send_receive_timeout=60,
+                # Threads share this client: one HTTP session would refuse concurrent
+                # queries (SESSION_IS_LOCKED), and behind a load balancer in front of a
+                # cluster a session would pin every query to one node.
+                autogenerate_session_id=False,
             )
         except StoreUnavailable:
             raise
