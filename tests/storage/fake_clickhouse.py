@@ -114,7 +114,8 @@ class FakeClickHouse:
         headers = {"X-ClickHouse-Summary": '{"read_rows":"0","written_rows":"0"}'}
         for fragment, (status, text) in self.failures.items():
             if fragment in request.sql:
-                headers["X-ClickHouse-Exception-Code"] = text.split(".")[0].split()[-1]
+                if text.startswith("Code: "):
+                    headers["X-ClickHouse-Exception-Code"] = text.split(".")[0].split()[-1]
                 return status, text.encode(), headers
         found = _VERSION_ROW.search(request.sql)
         if found:

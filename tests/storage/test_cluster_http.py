@@ -116,6 +116,9 @@ HTTP_ERRORS = [
     (400, "Code: 457. DB::Exception: Value -1 cannot be parsed as UInt64 for query parameter"
           " '_cid' because it isn't parsed completely. (BAD_QUERY_PARAMETER)", StoreRejected),
     (400, "Code: 62. DB::Exception: Syntax error: failed at position 1. (SYNTAX_ERROR)", StoreInternal),
+    (502, "<html>Bad Gateway</html>", StoreUnavailable),  # a proxy in front of the cluster
+    (504, "Gateway Timeout", StoreUnavailable),
+    (404, "Not Found", StoreInternal),
 ]
 
 

@@ -47,6 +47,9 @@ DRIVER_ERRORS: list[tuple[BaseException, type, str | None]] = [
      None),
     (OperationalError("Error HTTPConnectionPool(host='ch', port=8123): Max retries exceeded"),
      StoreUnavailable, None),
+    (DatabaseError("HTTP driver received HTTP status 503, server response: busy"), StoreUnavailable,
+     None),
+    (DatabaseError("HTTP driver received HTTP status 500, server response: oops"), StoreInternal, None),
     (ConnectionRefusedError(111, "Connection refused"), StoreUnavailable, None),
     (TimeoutError("timed out"), StoreUnavailable, None),
 ]

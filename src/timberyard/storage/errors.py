@@ -47,6 +47,8 @@ UNAVAILABLE_CODES = frozenset(
 _CODE = re.compile(r"Code: (\d+)")
 _PARAMETER = re.compile(r"query parameter '(\w+)'")
 _OUTAGE_TYPES = (OSError, TimeoutError, ConnectionError, OperationalError)
+# A proxy or load balancer in front of ClickHouse answering for it (no ClickHouse code).
+_GATEWAY = re.compile(r"HTTP status (429|502|503|504)\b")
 
 
 def error_code(exc: BaseException) -> int | None:
@@ -73,6 +75,8 @@ def translate(exc: BaseException, parameters: dict[str, str] | None = None) -> S
         return StoreRejected(
             f"the store cannot use {where}: {detail[:200]}; send a value in range", name
         )
-    if code in UNAVAILABLE_CODES or (code is None and isinstance(exc, _OUTAGE_TYPES)):
+    if code in UNAVAILABLE_CODES or (
+        code is None and (isinstance(exc, _OUTAGE_TYPES) or _GATEWAY.search(str(exc)))
+    ):
         return StoreUnavailable(detail)
     return StoreInternal(detail)
