@@ -57,8 +57,8 @@ def find(
     with_total: bool = True,
 ) -> dict[str, Any]:
     """A page of entries, newest first (or oldest first), with the exact total."""
-    total = store.count(flt) if with_total else None
     after = decode_cursor(cursor, order) if cursor else None
+    total = store.count(flt) if with_total else None
     rows = store.page(flt, limit=int(limit) + 1, order=order, after=after, offset=offset)
     more = len(rows) > limit
     rows = rows[:limit]
