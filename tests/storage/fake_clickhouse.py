@@ -44,6 +44,8 @@ class FakeClickHouse:
     requests: list[Request] = field(default_factory=list)
     # A substring of a statement -> (HTTP status, ClickHouse error text) to answer with.
     failures: dict[str, tuple[int, str]] = field(default_factory=dict)
+    # The same, answered once and then forgotten.
+    fail_once: dict[str, tuple[int, str]] = field(default_factory=dict)
     versions: list[int] = field(default_factory=list)
     raw_headers: list[dict[str, str]] = field(default_factory=list)
 
@@ -106,17 +108,18 @@ class FakeClickHouse:
 
         self.server = ThreadingHTTPServer(("127.0.0.1", 0), Handler)
         self.port = self.server.server_address[1]
-        self.thread = threading.Thread(target=self.server.serve_forever, daemon=True)
+        self.thread = threading.Thread(target=self.server.serve_forever, args=(0.05,), daemon=True)
         self.thread.start()
 
     def answer(self, request: Request) -> tuple[int, bytes, dict[str, str]]:
         self.requests.append(request)
         headers = {"X-ClickHouse-Summary": '{"read_rows":"0","written_rows":"0"}'}
+        for fragment in list(self.fail_once):
+            if fragment in request.sql:
+                return self.answer_error(request, *self.fail_once.pop(fragment))
         for fragment, (status, text) in self.failures.items():
             if fragment in request.sql:
-                if text.startswith("Code: "):
-                    headers["X-ClickHouse-Exception-Code"] = text.split(".")[0].split()[-1]
-                return status, text.encode(), headers
+                return self.answer_error(request, status, text)
         found = _VERSION_ROW.search(request.sql)
         if found:
             self.versions.append(int(found.group(1)))
@@ -134,6 +137,13 @@ class FakeClickHouse:
         result = self.chdb.raw_query(query, fmt=out)
         headers["X-ClickHouse-Format"] = out
         return 200, result, headers
+
+    def answer_error(self, request: Request, status: int, text: str) -> tuple[int, bytes, dict[str, str]]:
+        """A ClickHouse error (its code in the header, as a server sends it) or a proxy's."""
+        headers = {}
+        if text.startswith("Code: "):
+            headers["X-ClickHouse-Exception-Code"] = text.split(".")[0].split()[-1]
+        return status, text.encode(), headers
 
     @property
     def statements(self) -> list[str]:

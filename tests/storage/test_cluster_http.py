@@ -12,6 +12,7 @@ import argparse
 import sys
 from collections.abc import Iterator
 from pathlib import Path
+from typing import Any
 
 import clickhouse_connect
 import pytest
@@ -141,6 +142,29 @@ def test_unreachable_server_is_unavailable(fake: FakeClickHouse) -> None:
         store.count(EntryFilter("p1"))
     with pytest.raises(StoreUnavailable):
         store.insert_rows(ROWS, token="t")
+
+
+async def test_app_in_cluster_mode_retries_a_batch_with_its_token(
+    make_harness: Any, fake: FakeClickHouse
+) -> None:
+    """Through the whole app: a 200, an insert ClickHouse refuses (too many parts), the
+    pipeline's retry with the same token and the same block, into the Distributed table."""
+    fake.fail_once[f"INSERT INTO `{DB}`.logs "] = (
+        500, "Code: 252. DB::Exception: Too many parts (3000). (TOO_MANY_PARTS)")
+    storage = f"http://127.0.0.1:{fake.port}/{DB}"
+    async with make_harness(storage=storage, cluster=CLUSTER) as h:
+        assert h.services.store.cluster == CLUSTER
+        logs = [{"message": "first"}, {"message": "second", "level": "error"}]
+        r = await h.client.post("/v1/logs", json={"logs": logs}, headers=h.auth())
+        assert r.status_code == 200 and r.json()["accepted"] == 2
+        await h.flushed()
+    inserts = [r for r in fake.requests if r.sql.startswith(f"INSERT INTO `{DB}`.logs ")]
+    assert len(inserts) == 2, [r.sql[:60] for r in fake.requests]
+    first, retry = inserts
+    assert first.params["insert_deduplication_token"] == retry.params["insert_deduplication_token"]
+    assert first.body == retry.body and b"second" in retry.body
+    assert first.params["insert_distributed_sync"] == retry.params["insert_distributed_sync"] == "1"
+    assert ddl_sent(fake)[: len(schema.ddl(DB, CLUSTER))] == schema.ddl(DB, CLUSTER)
 
 
 def test_cluster_setting_and_flag() -> None:
