@@ -7,6 +7,7 @@ with 503 and Retry-After.
 
 from __future__ import annotations
 
+import logging
 import re
 
 from clickhouse_connect.driver.exceptions import OperationalError
@@ -44,6 +45,7 @@ UNAVAILABLE_CODES = frozenset(
     }
 )  # fmt: skip
 
+log = logging.getLogger(__name__)
 _CODE = re.compile(r"Code: (\d+)")
 _PARAMETER = re.compile(r"query parameter '(\w+)'")
 _OUTAGE_TYPES = (OSError, TimeoutError, ConnectionError, OperationalError)
@@ -71,9 +73,16 @@ def translate(exc: BaseException, parameters: dict[str, str] | None = None) -> S
         found = _PARAMETER.search(str(exc))
         bound = found.group(1) if found else None
         name = (parameters or {}).get(bound or "", None)
-        where = f"parameter {name!r}" if name else "a value of this request"
+        # The driver's text names our bound parameters and SQL: it goes to the log only.
+        log.info("entry store refused a value (%s): %s", name or bound, detail[:300])
+        if name:
+            return StoreRejected(
+                f"invalid {name!r}: the store cannot represent its value; send a value in range",
+                name,
+            )
         return StoreRejected(
-            f"the store cannot use {where}: {detail[:200]}; send a value in range", name
+            "a value of this request is outside what the store can represent;"
+            " check the parameters' ranges"
         )
     if code in UNAVAILABLE_CODES or (
         code is None and (isinstance(exc, _OUTAGE_TYPES) or _GATEWAY.search(str(exc)))
