@@ -138,7 +138,9 @@ class FakeClickHouse:
         headers["X-ClickHouse-Format"] = out
         return 200, result, headers
 
-    def answer_error(self, request: Request, status: int, text: str) -> tuple[int, bytes, dict[str, str]]:
+    def answer_error(
+        self, request: Request, status: int, text: str
+    ) -> tuple[int, bytes, dict[str, str]]:
         """A ClickHouse error (its code in the header, as a server sends it) or a proxy's."""
         headers = {}
         if text.startswith("Code: "):

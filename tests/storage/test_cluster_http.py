@@ -47,8 +47,11 @@ def open_store(fake: FakeClickHouse, cluster: str | None) -> EntryStore:
 def ddl_sent(fake: FakeClickHouse) -> list[str]:
     """What was sent, less the version bookkeeping (its read and its rows)."""
     return [
-        s for s in fake.statements
-        if not s.startswith((f"SELECT max(version) FROM `{DB}`", f"INSERT INTO `{DB}`.schema_version"))
+        s
+        for s in fake.statements
+        if not s.startswith(
+            (f"SELECT max(version) FROM `{DB}`", f"INSERT INTO `{DB}`.schema_version")
+        )
     ]
 
 
@@ -86,7 +89,9 @@ def test_native_inserts_through_the_distributed_table(fake: FakeClickHouse) -> N
     store = open_store(fake, CLUSTER)
     store.insert_rows(b"\x00\x00", token="t-native", fmt="Native")
     request = fake.requests[-1]
-    assert request.sql.startswith(f"INSERT INTO `{DB}`.logs (") and request.sql.endswith("FORMAT Native")
+    assert request.sql.startswith(f"INSERT INTO `{DB}`.logs (") and request.sql.endswith(
+        "FORMAT Native"
+    )
     assert request.params["insert_distributed_sync"] == "1"
     assert request.params["input_format_native_allow_types_conversion"] == "1"
     assert request.params["insert_deduplication_token"] == "t-native"
@@ -101,9 +106,12 @@ def test_cluster_retention_addresses_the_local_tables(fake: FakeClickHouse) -> N
     sent = [(r.sql, r.params.get("param_p")) for r in fake.requests]
     on = f"`{DB}`.logs_local ON CLUSTER `{CLUSTER}`"
     assert sent == [
-        (f"SELECT _partition_id, project_id, toUnixTimestamp64Milli(max(received_at)) FROM"
-         f" cluster('{CLUSTER}', '{DB}', 'logs_local') GROUP BY _partition_id, project_id\n FORMAT Native",
-         None),
+        (
+            f"SELECT _partition_id, project_id, toUnixTimestamp64Milli(max(received_at)) FROM"
+            f" cluster('{CLUSTER}', '{DB}', 'logs_local') GROUP BY _partition_id, project_id"
+            "\n FORMAT Native",
+            None,
+        ),
         (f"ALTER TABLE {on} DROP PARTITION ID {{p:String}}", "20260101-1"),
         (f"DELETE FROM {on} WHERE project_id = {{p:String}}", "p9"),
     ]
@@ -111,12 +119,23 @@ def test_cluster_retention_addresses_the_local_tables(fake: FakeClickHouse) -> N
 
 # (ClickHouse's answer to a read, the class the store raises)
 HTTP_ERRORS = [
-    (500, "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)",
-     StoreUnavailable),
+    (
+        500,
+        "Code: 241. DB::Exception: Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)",
+        StoreUnavailable,
+    ),
     (500, "Code: 252. DB::Exception: Too many parts (3000). (TOO_MANY_PARTS)", StoreUnavailable),
-    (400, "Code: 457. DB::Exception: Value -1 cannot be parsed as UInt64 for query parameter"
-          " '_cid' because it isn't parsed completely. (BAD_QUERY_PARAMETER)", StoreRejected),
-    (400, "Code: 62. DB::Exception: Syntax error: failed at position 1. (SYNTAX_ERROR)", StoreInternal),
+    (
+        400,
+        "Code: 457. DB::Exception: Value -1 cannot be parsed as UInt64 for query parameter"
+        " '_cid' because it isn't parsed completely. (BAD_QUERY_PARAMETER)",
+        StoreRejected,
+    ),
+    (
+        400,
+        "Code: 62. DB::Exception: Syntax error: failed at position 1. (SYNTAX_ERROR)",
+        StoreInternal,
+    ),
     (502, "<html>Bad Gateway</html>", StoreUnavailable),  # a proxy in front of the cluster
     (504, "Gateway Timeout", StoreUnavailable),
     (404, "Not Found", StoreInternal),
@@ -150,7 +169,9 @@ async def test_app_in_cluster_mode_retries_a_batch_with_its_token(
     """Through the whole app: a 200, an insert ClickHouse refuses (too many parts), the
     pipeline's retry with the same token and the same block, into the Distributed table."""
     fake.fail_once[f"INSERT INTO `{DB}`.logs "] = (
-        500, "Code: 252. DB::Exception: Too many parts (3000). (TOO_MANY_PARTS)")
+        500,
+        "Code: 252. DB::Exception: Too many parts (3000). (TOO_MANY_PARTS)",
+    )
     storage = f"http://127.0.0.1:{fake.port}/{DB}"
     async with make_harness(storage=storage, cluster=CLUSTER) as h:
         assert h.services.store.cluster == CLUSTER

@@ -27,18 +27,54 @@ LEVELS = ["trace", "debug", "info", "success", "warn", "error", "fatal"]
 
 # id: (project, seconds after T0, level, message, extra columns)
 ROWS: dict[int, tuple[str, int, str, str, dict[str, Any]]] = {
-    1: ("p1", 0, "info", "user signed in", {"session_id": "s1", "service": "web",
-                                            "fields": {"route": "/login"}}),
-    2: ("p1", 10, "error", "db connection refused", {"session_id": "s1", "service": "api",
-                                                    "fingerprint": "fp-db", "error_name": "DbError",
-                                                    "request_id": "r1"}),
-    3: ("p1", 20, "warn", "slow query", {"service": "api", "instance_id": "i-1", "flow_id": "f1",
-                                         "step_index": 2, "tags": ["db"]}),
-    4: ("p1", 50, "error", "db connection refused again", {"service": "api", "fingerprint": "fp-db",
-                                                          "error_name": "DbError", "flow_id": "f1",
-                                                          "step_index": 1, "request_id": "r1"}),
-    5: ("p1", 70, "fatal", "out of memory", {"service": "worker", "fingerprint": "fp-oom",
-                                             "instance_id": "i-2", "flow_id": "f1"}),
+    1: (
+        "p1",
+        0,
+        "info",
+        "user signed in",
+        {"session_id": "s1", "service": "web", "fields": {"route": "/login"}},
+    ),
+    2: (
+        "p1",
+        10,
+        "error",
+        "db connection refused",
+        {
+            "session_id": "s1",
+            "service": "api",
+            "fingerprint": "fp-db",
+            "error_name": "DbError",
+            "request_id": "r1",
+        },
+    ),
+    3: (
+        "p1",
+        20,
+        "warn",
+        "slow query",
+        {"service": "api", "instance_id": "i-1", "flow_id": "f1", "step_index": 2, "tags": ["db"]},
+    ),
+    4: (
+        "p1",
+        50,
+        "error",
+        "db connection refused again",
+        {
+            "service": "api",
+            "fingerprint": "fp-db",
+            "error_name": "DbError",
+            "flow_id": "f1",
+            "step_index": 1,
+            "request_id": "r1",
+        },
+    ),
+    5: (
+        "p1",
+        70,
+        "fatal",
+        "out of memory",
+        {"service": "worker", "fingerprint": "fp-oom", "instance_id": "i-2", "flow_id": "f1"},
+    ),
     6: ("p1", 70, "debug", "cache warm", {"service": "worker", "session_id": "s1"}),
     7: ("p2", 5, "error", "db connection refused", {"service": "api", "fingerprint": "fp-db"}),
 }
@@ -118,8 +154,14 @@ PAGES = [
 
 
 @pytest.mark.parametrize(("order", "limit", "offset", "after", "expected"), PAGES)
-def test_page(store: EntryStore, order: str, limit: int, offset: int,
-              after: tuple[int, int] | None, expected: list[int]) -> None:
+def test_page(
+    store: EntryStore,
+    order: str,
+    limit: int,
+    offset: int,
+    after: tuple[int, int] | None,
+    expected: list[int],
+) -> None:
     page = store.page(EntryFilter("p1"), limit=limit, order=order, after=after, offset=offset)
     assert [i for _, i, _ in page] == expected
     for ts_ns, ident, entry in page:
@@ -131,7 +173,11 @@ def test_get(store: EntryStore) -> None:
     assert entry is not None
     assert (entry["id"], entry["message"], entry["level"]) == (format_id(3), "slow query", "warn")
     assert (entry["instanceId"], entry["flowId"], entry["stepIndex"], entry["tags"]) == (
-        "i-1", "f1", 2, ["db"])
+        "i-1",
+        "f1",
+        2,
+        ["db"],
+    )
     assert store.get("p2", 3) is None and store.get("p1", 99) is None
 
 
@@ -159,9 +205,16 @@ def test_histogram_buckets(store: EntryStore) -> None:
     origin = T0 // 1_000_000
     end = origin + 180_000
     # Whole-minute buckets without conditions come from the per-minute projection.
-    plain = sorted(store.histogram(EntryFilter("p1", origin * 10**6, end * 10**6), origin, 60_000, end))
-    assert plain == [(0, "error", 2), (0, "info", 1), (0, "warn", 1),
-                     (1, "debug", 1), (1, "fatal", 1)]
+    plain = sorted(
+        store.histogram(EntryFilter("p1", origin * 10**6, end * 10**6), origin, 60_000, end)
+    )
+    assert plain == [
+        (0, "error", 2),
+        (0, "info", 1),
+        (0, "warn", 1),
+        (1, "debug", 1),
+        (1, "fatal", 1),
+    ]
     # Second buckets, or any condition, read the entries themselves.
     flt = EntryFilter("p1", origin * 10**6, end * 10**6, service="worker")
     assert sorted(store.histogram(flt, origin, 60_000, end)) == [(1, "debug", 1), (1, "fatal", 1)]

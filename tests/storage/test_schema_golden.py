@@ -43,13 +43,23 @@ def test_cluster_shape() -> None:
     statements = schema.ddl("timberyard", "logs_cluster")
     assert all(" ON CLUSTER `logs_cluster`" in s for s in statements if not s.startswith("INSERT"))
     local = next(s for s in statements if ".logs_local" in s.split("(")[0])
-    assert "ReplicatedMergeTree('/clickhouse/tables/{shard}/timberyard/logs_local', '{replica}')" in local
+    assert (
+        "ReplicatedMergeTree('/clickhouse/tables/{shard}/timberyard/logs_local', '{replica}')"
+        in local
+    )
     assert "replicated_deduplication_window = 10000" in local
     assert "non_replicated" not in "\n".join(statements)
     distributed = statements[-1]
-    assert "ENGINE = Distributed(`logs_cluster`, `timberyard`, logs_local, sipHash64(id))" in distributed
+    assert (
+        "ENGINE = Distributed(`logs_cluster`, `timberyard`, logs_local, sipHash64(id))"
+        in distributed
+    )
     # Cluster and single server reach the same version number.
-    assert len(schema.migrations("logs_cluster")) == len(schema.migrations(None)) == schema.SCHEMA_VERSION
+    assert (
+        len(schema.migrations("logs_cluster"))
+        == len(schema.migrations(None))
+        == schema.SCHEMA_VERSION
+    )
 
 
 def test_single_server_ddl_is_the_migrations() -> None:

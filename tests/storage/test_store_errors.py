@@ -22,34 +22,84 @@ def clickhouse(code: int, text: str) -> DatabaseError:
 
 # (driver exception, class it becomes, parameter named in a StoreRejected)
 DRIVER_ERRORS: list[tuple[BaseException, type, str | None]] = [
-    (clickhouse(457, "Value -1 cannot be parsed as UInt64 for query parameter 'i' because"
-                     " it isn't parsed completely. (BAD_QUERY_PARAMETER)"), StoreRejected, "id"),
-    (clickhouse(457, "Value x cannot be parsed as UInt64 for query parameter '_cid'"), StoreRejected,
-     "cursor"),
-    (clickhouse(321, "Value out of range of data type Int64. (VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE)"),
-     StoreRejected, None),
-    (clickhouse(69, "Argument at index 1 is out of bound. (ARGUMENT_OUT_OF_BOUND)"), StoreRejected, None),
-    (clickhouse(427, "OptimizedRegularExpression: cannot compile re2. (CANNOT_COMPILE_REGEXP)"),
-     StoreRejected, None),
+    (
+        clickhouse(
+            457,
+            "Value -1 cannot be parsed as UInt64 for query parameter 'i' because"
+            " it isn't parsed completely. (BAD_QUERY_PARAMETER)",
+        ),
+        StoreRejected,
+        "id",
+    ),
+    (
+        clickhouse(457, "Value x cannot be parsed as UInt64 for query parameter '_cid'"),
+        StoreRejected,
+        "cursor",
+    ),
+    (
+        clickhouse(
+            321, "Value out of range of data type Int64. (VALUE_IS_OUT_OF_RANGE_OF_DATA_TYPE)"
+        ),
+        StoreRejected,
+        None,
+    ),
+    (
+        clickhouse(69, "Argument at index 1 is out of bound. (ARGUMENT_OUT_OF_BOUND)"),
+        StoreRejected,
+        None,
+    ),
+    (
+        clickhouse(427, "OptimizedRegularExpression: cannot compile re2. (CANNOT_COMPILE_REGEXP)"),
+        StoreRejected,
+        None,
+    ),
     (clickhouse(62, "Syntax error: failed at position 7. (SYNTAX_ERROR)"), StoreInternal, None),
     (clickhouse(47, "Missing columns: 'nope'. (UNKNOWN_IDENTIFIER)"), StoreInternal, None),
-    (clickhouse(456, "Substitution `x` is not set. (UNKNOWN_QUERY_PARAMETER)"), StoreInternal, None),
+    (
+        clickhouse(456, "Substitution `x` is not set. (UNKNOWN_QUERY_PARAMETER)"),
+        StoreInternal,
+        None,
+    ),
     (clickhouse(60, "Table t.logs does not exist. (UNKNOWN_TABLE)"), StoreInternal, None),
     (RuntimeError("chdb: something unexpected"), StoreInternal, None),
-    (clickhouse(241, "Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)"), StoreUnavailable, None),
+    (
+        clickhouse(241, "Memory limit (total) exceeded. (MEMORY_LIMIT_EXCEEDED)"),
+        StoreUnavailable,
+        None,
+    ),
     (clickhouse(252, "Too many parts (300). (TOO_MANY_PARTS)"), StoreUnavailable, None),
-    (clickhouse(159, "Timeout exceeded: elapsed 60 seconds. (TIMEOUT_EXCEEDED)"), StoreUnavailable, None),
-    (clickhouse(202, "Too many simultaneous queries. (TOO_MANY_SIMULTANEOUS_QUERIES)"), StoreUnavailable,
-     None),
+    (
+        clickhouse(159, "Timeout exceeded: elapsed 60 seconds. (TIMEOUT_EXCEEDED)"),
+        StoreUnavailable,
+        None,
+    ),
+    (
+        clickhouse(202, "Too many simultaneous queries. (TOO_MANY_SIMULTANEOUS_QUERIES)"),
+        StoreUnavailable,
+        None,
+    ),
     (clickhouse(210, "Connection reset by peer. (NETWORK_ERROR)"), StoreUnavailable, None),
     (clickhouse(242, "Table is in readonly mode. (TABLE_IS_READ_ONLY)"), StoreUnavailable, None),
-    (clickhouse(999, "Coordination::Exception: Connection loss. (KEEPER_EXCEPTION)"), StoreUnavailable,
-     None),
-    (OperationalError("Error HTTPConnectionPool(host='ch', port=8123): Max retries exceeded"),
-     StoreUnavailable, None),
-    (DatabaseError("HTTP driver received HTTP status 503, server response: busy"), StoreUnavailable,
-     None),
-    (DatabaseError("HTTP driver received HTTP status 500, server response: oops"), StoreInternal, None),
+    (
+        clickhouse(999, "Coordination::Exception: Connection loss. (KEEPER_EXCEPTION)"),
+        StoreUnavailable,
+        None,
+    ),
+    (
+        OperationalError("Error HTTPConnectionPool(host='ch', port=8123): Max retries exceeded"),
+        StoreUnavailable,
+        None,
+    ),
+    (
+        DatabaseError("HTTP driver received HTTP status 503, server response: busy"),
+        StoreUnavailable,
+        None,
+    ),
+    (
+        DatabaseError("HTTP driver received HTTP status 500, server response: oops"),
+        StoreInternal,
+        None,
+    ),
     (ConnectionRefusedError(111, "Connection refused"), StoreUnavailable, None),
     (TimeoutError("timed out"), StoreUnavailable, None),
 ]
@@ -101,13 +151,16 @@ async def test_negative_id_is_not_found_not_an_outage(harness: Harness) -> None:
     [crafted(1, -1), crafted(-1, 1), crafted(2**63, 1), crafted(1, 2**64), crafted(0, -(2**70))],
 )
 async def test_crafted_cursor_is_a_bad_request(harness: Harness, cursor: str) -> None:
-    r = await harness.client.get("/v1/logs", params={"cursor": cursor}, headers=harness.auth("read"))
+    r = await harness.client.get(
+        "/v1/logs", params={"cursor": cursor}, headers=harness.auth("read")
+    )
     assert r.status_code == 400, r.text
     assert r.json()["code"] == "BAD_REQUEST" and "cursor" in r.json()["error"]
 
 
-async def test_store_classes_answer_400_500_503(harness: Harness, monkeypatch: Any,
-                                                caplog: pytest.LogCaptureFixture) -> None:
+async def test_store_classes_answer_400_500_503(
+    harness: Harness, monkeypatch: Any, caplog: pytest.LogCaptureFixture
+) -> None:
     store = harness.services.store
     answers: dict[type, tuple[int, str]] = {
         StoreRejected: (400, "BAD_REQUEST"),
@@ -115,8 +168,10 @@ async def test_store_classes_answer_400_500_503(harness: Harness, monkeypatch: A
         StoreUnavailable: (503, "UNAVAILABLE"),
     }
     for kind, (status, code) in answers.items():
+
         def fail(*args: Any, kind: type = kind, **kw: Any) -> Any:
             raise kind("boom")
+
         monkeypatch.setattr(store, "get", fail)
         r = await harness.client.get("/v1/logs/00000000000000ff", headers=harness.auth("read"))
         assert (r.status_code, r.json()["code"]) == (status, code), r.text
