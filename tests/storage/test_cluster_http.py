@@ -68,6 +68,14 @@ def test_migrations_send_the_golden_ddl(fake: FakeClickHouse, cluster: str | Non
     assert fake.versions == list(range(1, schema.SCHEMA_VERSION + 1))
 
 
+def test_an_older_database_gets_only_the_missing_migrations(fake: FakeClickHouse) -> None:
+    fake.versions = [1]
+    open_store(fake, None)
+    expected = schema.ddl(DB)[:2] + schema.statements(2, DB) + schema.statements(3, DB)
+    assert ddl_sent(fake) == expected
+    assert fake.versions == [1, 2, 3]
+
+
 @pytest.mark.parametrize(("cluster", "distributed_sync"), [(None, None), (CLUSTER, "1")])
 def test_inserts_carry_the_deduplication_token(
     fake: FakeClickHouse, cluster: str | None, distributed_sync: str | None
