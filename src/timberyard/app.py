@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, ingest, openapi, query, tracking
+from .api import admin, browser, compat_read, flows, ingest, openapi, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
@@ -113,6 +113,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *openapi.routes,
         *browser.routes,
         *ingest.routes,
+        *flows.routes,
         *tracking.routes,
         *query.routes,
         *compat_read.routes,
