@@ -122,7 +122,7 @@ def test_python_sdk_over_grpc(running: Running) -> None:
 
 def test_grpc_errors_use_otlp_status_codes(running: Running) -> None:
     import grpc
-    from google.rpc import error_details_pb2, status_pb2
+    from google.rpc import status_pb2
     from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceResponse
 
     from .records import protobuf_request
@@ -148,7 +148,6 @@ def test_grpc_errors_use_otlp_status_codes(running: Running) -> None:
     assert answer.partial_success.rejected_log_records == 1
     assert "no body" in answer.partial_success.error_message
     assert [e["message"] for e in running.search("service:raw-grpc", 1)] == ["one"]
-    assert error_details_pb2.RetryInfo  # the detail type a RESOURCE_EXHAUSTED carries
     channel.close()
 
 
