@@ -155,17 +155,18 @@ def record_entry(
 ) -> dict[str, Any]:
     """The raw entry of one decoded record; RecordError when it cannot be one."""
     entry: dict[str, Any] = dict(columns)
-    fields = dict(shared)
+    fields = {**shared, **attributes} if shared else dict(attributes)
     exception_message: Any = None
-    for key, value in attributes.items():
-        if key == "exception.type" and value is not None:
-            entry["errorName"] = value if isinstance(value, str) else _text(value)
-        elif key == "exception.stacktrace" and value is not None:
-            entry["errorStack"] = value if isinstance(value, str) else _text(value)
-        else:
-            if key == "exception.message":
-                exception_message = value
-            fields[key] = value
+    if (
+        "exception.type" in fields
+        or "exception.message" in fields
+        or "exception.stacktrace" in fields
+    ):
+        exception_message = fields.get("exception.message")
+        for key, name in (("exception.type", "errorName"), ("exception.stacktrace", "errorStack")):
+            value = fields.pop(key, None)
+            if value is not None:
+                entry[name] = value if isinstance(value, str) else _text(value)
     if event_name:
         fields["event.name"] = event_name
     message = body if isinstance(body, str) else (None if body is None else _text(body))
@@ -295,7 +296,16 @@ def _pb_attributes(attributes: Any, owner: str) -> dict[str, Any]:
         raise RecordError(
             f"{owner} has {len(attributes)} attributes; the limit is {MAX_ATTRIBUTES}"
         )
-    return {kv.key: _pb_value(kv.value, 1) for kv in attributes}
+    out: dict[str, Any] = {}
+    for kv in attributes:
+        value = kv.value
+        kind = value.WhichOneof("value")
+        # The scalar kinds inline: this loop is most of the cost of a protobuf request.
+        out[kv.key] = getattr(value, kind) if kind in _SCALAR_KINDS else _pb_value(value, 1)
+    return out
+
+
+_SCALAR_KINDS = frozenset({"string_value", "int_value", "double_value", "bool_value"})
 
 
 def _pb_value(value: Any, depth: int) -> Any:
