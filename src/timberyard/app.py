@@ -13,11 +13,12 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, ingest, openapi, query, tracking
+from .api import admin, browser, compat_read, flows, ingest, openapi, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
 from .api.common import JSONResponse, error_response
+from .api.otlp_grpc import OtlpGrpcServer
 from .clock import Clock
 from .errors import TimberyardError
 from .services import Services, build_services
@@ -110,9 +111,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await services.dispatcher.start()
         await services.limiter.start()
         await services.retention.start()
+        grpc_server = None
+        if settings.otlp_grpc_port:
+            grpc_server = OtlpGrpcServer(services, settings.host, settings.otlp_grpc_port)
+            await grpc_server.start()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await services.retention.stop()
             await services.dispatcher.stop()
             await services.pipeline.stop()
@@ -125,6 +132,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *openapi.routes,
         *browser.routes,
         *ingest.routes,
+        *flows.routes,
         *tracking.routes,
         *query.routes,
         *compat_read.routes,

@@ -24,6 +24,9 @@ def register(sub: Any) -> None:
         "--storage", help="ClickHouse server instead of embedded: http://host:8123/db"
     )
     serve.add_argument("--cluster", help="ClickHouse cluster of --storage (replicated tables)")
+    serve.add_argument(
+        "--otlp-grpc-port", type=int, help="also receive OTLP/gRPC logs on this port (e.g. 4317)"
+    )
     serve.set_defaults(handler=run_serve)
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
@@ -40,6 +43,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         port=getattr(args, "port", None),
         storage=getattr(args, "storage", None),
         cluster=getattr(args, "cluster", None),
+        otlp_grpc_port=getattr(args, "otlp_grpc_port", None),
     )
 
 
