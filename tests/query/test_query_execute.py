@@ -115,6 +115,8 @@ ROWS: dict[int, tuple[str, str, dict[str, Any]]] = {
     29: ("info", "percent 100% done_ok [x] (y) {z}", {"fields": {"pct": "100%"}}),
     30: ("info", "café CAFÉ Café", {}),
     31: ("info", " ".join(f"q{ch}q" for ch in PUNCTUATION), {}),
+    # Dotted attribute names as flat keys, as OTLP, Loki and ECS shippers send them.
+    32: ("info", "dotted keys", {"fields": {"user.id": 7, "http.method": "GET", "a.b": {"c": "d"}}}),
 }
 
 # (query, ids it returns).
@@ -199,7 +201,7 @@ CASES = [
     ("service:*", [1, 2, 3, 4, 5, 6, 7, 16, 23, 24]),
     (
         "-service:*",
-        [8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29, 30, 31],
+        [8, 9, 10, 11, 12, 13, 14, 15, 17, 18, 19, 20, 21, 22, 25, 26, 27, 28, 29, 30, 31, 32],
     ),
     ("service:[a TO c]", [1, 2, 3]),
     ("service:[a TO cz]", [1, 2, 3, 5]),
@@ -229,14 +231,14 @@ CASES = [
     ("-stepIndex:3", [i for i in ROWS if i != 19]),
     ("NOT stepIndex:>=1", [i for i in ROWS if i not in (19, 20)]),
     # time and id
-    ("timestamp:>=2024-01-15T09:50:29Z", [29, 30, 31]),
+    ("timestamp:>=2024-01-15T09:50:29Z", [29, 30, 31, 32]),
     ("timestamp:2024-01-15T09:50:05Z", [5]),
     ("timestamp:[2024-01-15T09:50:02Z TO 2024-01-15T09:50:04Z}", [2, 3]),
     ("timestamp:<1705312202000", [1]),
-    ("timestamp:>2024-01-15T09:50:29.5Z", [30, 31]),
+    ("timestamp:>2024-01-15T09:50:29.5Z", [30, 31, 32]),
     ("receivedAt:<2024-01-15T09:50:03Z", [1, 2]),
     ("id:0000000000000007", [7]),
-    ("id:>000000000000001c", [29, 30, 31]),
+    ("id:>000000000000001c", [29, 30, 31, 32]),
     ("id:ffffffffffffffff", []),
     # tags
     ("tag:billing", [1, 8]),
@@ -261,12 +263,17 @@ CASES = [
     ("fields.big:>1e19", [22]),
     ("fields.ok:true", [22]),
     ("fields.ok:>0", []),
-    ("fields.user.id:7", [20, 21]),
-    ("fields.user.id:>6", [20]),
+    ("fields.user.id:7", [20, 21, 32]),
     ("fields.user.name:ann", [20]),
     ("fields.user:*", [20, 21]),
-    ("fields.user.id:*", [20, 21]),
+    ("fields.user.id:*", [20, 21, 32]),
     ("fields.user.nope:*", []),
+    ("fields.http.method:GET", [32]),
+    ("fields.http.method:G*", [32]),
+    ("fields.http.method:*", [32]),
+    ("fields.user.id:>6", [20, 32]),
+    ("fields.a.b.c:d", []),
+    ("-fields.http.method:*", [i for i in ROWS if i != 32]),
     ("-fields.durationMs:*", [i for i in ROWS if i not in (1, 2, 3)]),
     ("fields.route:/api/orders", [1, 3]),
     ("fields.route:/api/*", [1, 3, 6]),

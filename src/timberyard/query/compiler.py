@@ -10,7 +10,8 @@ case-insensitive. Evaluated elsewhere (a SELECT list, `countIf`, or with
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
+from dataclasses import replace
 from typing import Any
 
 import msgspec
@@ -111,7 +112,7 @@ class _Compiler:
         if kind is Kind.TEXT:
             return self.text(col, str(value), prefix), True
         if kind is Kind.JSON:
-            return self.json_term(spec, str(value), prefix), True
+            return self.either_path(spec, lambda s: self.json_term(s, str(value), prefix)), True
         if kind is Kind.TAGS:
             if prefix:
                 return (
@@ -140,13 +141,7 @@ class _Compiler:
         """One comparison per bound (=, >, >=, <, <=), all of which must hold."""
         kind = spec.kind
         if kind is Kind.JSON:
-            key = self.key_guard(spec)
-            path = self.path(spec)
-            parts = [key, f"JSONType(fields, {path}) {_JSON_NUMBER}"]
-            for op, value in bounds:
-                number = self.bind(float(value), "Float64")
-                parts.append(f"JSONExtractFloat(fields, {path}) {op} {number}")
-            return _all(parts), True
+            return self.either_path(spec, lambda s: self.json_compare(s, bounds)), True
         col = spec.column
         if kind is Kind.LEVEL:
             # By severity, also for `=`: the partition key splits errors from the rest
@@ -170,13 +165,38 @@ class _Compiler:
         if kind in _ALWAYS or spec.name == "severity":
             return "1", True
         if kind is Kind.JSON:
-            key = self.key_guard(spec)
-            return _all([key, f"JSONHas(fields, {self.path(spec)})"]), True
+            return (
+                self.either_path(
+                    spec, lambda s: _all([self.key_guard(s), f"JSONHas(fields, {self.path(s)})"])
+                ),
+                True,
+            )
         if kind is Kind.TAGS:
             return "notEmpty(tags)", True
         if spec.name == "step_index":
             return "isNotNull(step_index)", True
         return f"{spec.column} != ''", False
+
+    def either_path(self, spec: FieldSpec, condition: Callable[[FieldSpec], str]) -> str:
+        """`fields.a.b` names the nested path a -> b, or a top-level key spelt `a.b`.
+
+        Shippers send dotted attribute names as flat keys (`http.method` in OTLP,
+        Loki and ECS documents), so both spellings of a path match.
+        """
+        if len(spec.path) == 1:
+            return condition(spec)
+        flat = replace(spec, path=(".".join(spec.path),))
+        return f"({condition(spec)} OR {condition(flat)})"
+
+    def json_compare(self, spec: FieldSpec, bounds: list[tuple[str, Value]]) -> str:
+        """Every bound holds for a JSON number at the path."""
+        key = self.key_guard(spec)
+        path = self.path(spec)
+        parts = [key, f"JSONType(fields, {path}) {_JSON_NUMBER}"]
+        for op, value in bounds:
+            number = self.bind(float(value), "Float64")
+            parts.append(f"JSONExtractFloat(fields, {path}) {op} {number}")
+        return _all(parts)
 
     def json_term(self, spec: FieldSpec, value: str, prefix: bool) -> str:
         """fields.x:value matches that string, or that number; fields.x:val* a string prefix."""

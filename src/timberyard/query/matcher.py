@@ -121,7 +121,7 @@ def _term(spec: FieldSpec, value: Value, prefix: bool) -> Predicate:
     if kind is Kind.TEXT:
         return _text(col, str(value), prefix)
     if kind is Kind.JSON:
-        return _json_term(spec.path, str(value), prefix)
+        return _either_path(spec.path, lambda path: _json_term(path, str(value), prefix))
     if kind is Kind.TAGS:
         if prefix:
             start = str(value)
@@ -137,7 +137,8 @@ def _compare(spec: FieldSpec, bounds: list[tuple[str, Value]]) -> Predicate:
     """Every bound (=, >, >=, <, <=) holds; JSON paths compare JSON numbers only."""
     kind, col = spec.kind, spec.column
     if kind is Kind.JSON:
-        return _json_compare(spec.path, [(_OPS[op], float(value)) for op, value in bounds])
+        numeric = [(_OPS[op], float(value)) for op, value in bounds]
+        return _either_path(spec.path, lambda path: _json_compare(path, numeric))
     if kind is Kind.LEVEL:
         if bounds[0][0] == "=":
             return _column("level", "", "=", bounds[0][1])
@@ -184,14 +185,25 @@ def _exists(spec: FieldSpec) -> Predicate:
     if kind in (Kind.LEVEL, Kind.TIME, Kind.ID) or spec.name == "severity":
         return _always
     if kind is Kind.JSON:
-        path, guard = spec.path, _key_guard(spec.path)
-        return lambda row: guard in (row.get("fields") or "") and _lookup(row, path) is not _MISSING
+        return _either_path(spec.path, _json_exists)
     if kind is Kind.TAGS:
         return lambda row: bool(row.get("tags"))
     if spec.name == "step_index":
         return lambda row: row.get("step_index") is not None
     col = spec.column
     return lambda row: bool(row.get(col))
+
+
+def _either_path(path: tuple[str, ...], make: Callable[[tuple[str, ...]], Predicate]) -> Predicate:
+    """The nested path a -> b, or the top-level key `a.b` (the compiler's either_path)."""
+    if len(path) == 1:
+        return make(path)
+    return _any_of((make(path), make((".".join(path),))))
+
+
+def _json_exists(path: tuple[str, ...]) -> Predicate:
+    guard = _key_guard(path)
+    return lambda row: guard in (row.get("fields") or "") and _lookup(row, path) is not _MISSING
 
 
 def _timestamp(row: Row) -> int:
