@@ -124,6 +124,14 @@ def parse_line(line: str) -> dict[str, Any]:
     return entry
 
 
+def timestamp(text: str) -> str | None:
+    """ISO 8601 text of a cell that is exactly one timestamp form of this module, else None."""
+    match = _TIMESTAMP.match(text)
+    if match is None or match.end() != len(text):
+        return None
+    return _iso(match)
+
+
 def _iso(match: re.Match[str]) -> str:
     """ISO 8601 text for a matched timestamp."""
     date = match.group(2)
