@@ -23,9 +23,10 @@
 
 Bytes that are not UTF-8 become U+FFFD rather than failing the request.
 With `max_entries`, parsing stops after `max_entries + 1` records and the
-result says it was truncated. The csv module's process-wide field size limit (128 KiB by default) is raised
-to 16 MiB, above any accepted body, so a long cell is judged by the entry
-limits in normalisation rather than failing the whole body.
+result says it was truncated. The csv module's process-wide field size
+limit (128 KiB by default) is raised to 16 MiB, above any accepted body,
+so a long cell is judged by the entry limits in normalisation rather than
+failing the whole body.
 """
 
 from __future__ import annotations

@@ -425,7 +425,7 @@ class _Clock:
         return f"{first:04d}-{month:02d}-{day:02d}T", whole_day
 
     def _latest_year(self, month: int, day: int, clock: int) -> int | None:
-        """The latest year that puts the instant at or before the limit, or None if none has the day."""
+        """The latest year not putting the instant past the limit; None if none has the day."""
         if day < 1:
             return None
         # Eight years back so that 29 February always has a candidate.
