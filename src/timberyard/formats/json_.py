@@ -58,7 +58,7 @@ def parse(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parse
                 if not isinstance(entries, list):
                     raise ParseError(f'"{key}" must be an array of entries')
                 return _limited(entries, max_entries)
-        return Parsed([value])
+        return _limited([value], max_entries)
     raise ParseError(f"expected a JSON object or array, got {type(value).__name__}")
 
 
