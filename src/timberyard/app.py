@@ -33,10 +33,10 @@ async def _health(request: Request) -> JSONResponse:
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
     healthy = stats["storeError"] is None
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "ingest": stats},
-        status_code=200 if healthy else 503,
-    )
+    body = {"status": "ok" if healthy else "degraded", "ingest": stats}
+    if svc.syslog is not None:
+        body["syslog"] = svc.syslog.stats()
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 async def _timberyard_error(request: Request, exc: Exception) -> Response:
@@ -91,9 +91,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await services.dispatcher.start()
         await services.limiter.start()
         await services.retention.start()
+        if services.syslog is not None:
+            await services.syslog.start()
         try:
             yield
         finally:
+            if services.syslog is not None:
+                await services.syslog.stop()
             await services.retention.stop()
             await services.dispatcher.stop()
             await services.pipeline.stop()

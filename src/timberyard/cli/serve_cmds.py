@@ -23,6 +23,10 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--storage", help="ClickHouse server instead of embedded: http://host:8123/db"
     )
+    serve.add_argument("--syslog-port", type=int, help="also receive syslog on this UDP/TCP port")
+    serve.add_argument("--syslog-project", help="id of the project syslog entries go to")
+    serve.add_argument("--syslog-tls-cert", help="PEM certificate: syslog over TLS (RFC 5425)")
+    serve.add_argument("--syslog-tls-key", help="PEM private key of --syslog-tls-cert")
     serve.set_defaults(handler=run_serve)
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
@@ -38,6 +42,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         storage=getattr(args, "storage", None),
+        syslog_port=getattr(args, "syslog_port", None),
+        syslog_project=getattr(args, "syslog_project", None),
+        syslog_tls_cert=getattr(args, "syslog_tls_cert", None),
+        syslog_tls_key=getattr(args, "syslog_tls_key", None),
     )
 
 

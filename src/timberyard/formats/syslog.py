@@ -458,3 +458,26 @@ def _quote(text: str, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[:limit] + "..."
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_frames(frames: list[bytes], now_ns: int) -> tuple[list[dict[str, Any]], int]:
+    """Raw entries of network frames, one message each, and how many frames were malformed.
+
+    A frame is what RFC 6587 framing (or one UDP datagram) delivered, without its
+    trailer; a message may hold newlines. Frames that do not parse are counted and
+    skipped, so one bad frame never costs the others.
+    """
+    clock = _Clock(now_ns)
+    entries: list[dict[str, Any]] = []
+    malformed = 0
+    for frame in frames:
+        line = frame.decode("utf-8", "replace").rstrip("\r\n\x00")
+        if line.startswith("\ufeff"):
+            line = line[1:]
+        if not line or line.isspace():
+            continue
+        try:
+            entries.append(parse_line(line, 1, clock))
+        except ParseError:
+            malformed += 1
+    return entries, malformed
