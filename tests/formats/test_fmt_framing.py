@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import time
+
 import pytest
 from hypothesis import given, settings
 from hypothesis import strategies as st
@@ -58,6 +60,12 @@ def test_frames_whole_and_split_anywhere(
     assert run(stream, list(range(1, len(stream)))) == (frames, malformed)
 
 
+def test_an_lf_inside_a_nul_terminated_frame_is_part_of_the_message() -> None:
+    # Python's SysLogHandler sends a multi-line record in one write, ending in NUL.
+    stream = b"<11>app: first\nsecond line\x00" + A + b"\x00<11>x\n  indented\x00"
+    assert run(stream, []) == ([b"<11>app: first\nsecond line", A, b"<11>x\n  indented"], 0)
+
+
 def test_a_million_frames_on_one_stream() -> None:
     frame = b"%d %s\n" % (len(A) + 1, A)
     framer = Framer()
@@ -96,3 +104,14 @@ def test_counted_frames_round_trip_split_anywhere(
     got, malformed = run(stream, sorted(c for c in cuts if c < len(stream)), max_frame=1000)
     assert malformed == 0
     assert got == expected
+
+
+def test_garbage_lines_are_framed_in_linear_time() -> None:
+    # Lines that no frame start follows make the framer look ahead for a NUL; the
+    # look-ahead is bounded, so a megabyte of them costs no more than a few passes.
+    framer = Framer()
+    started = time.perf_counter()
+    frames = framer.feed(b"garbage line\n" * 80_000 + b"\x00")
+    # Only the lines within the look-ahead of the final NUL join its frame.
+    assert len(frames) > 78_000 and len(frames[-1]) < 17 * 1024
+    assert time.perf_counter() - started < 2.0

@@ -9,7 +9,11 @@ this decoder tolerates:
 - an octet count that includes a trailing LF (rsyslog, syslog-ng) or not
   (util-linux `logger --octet-count`): a trailer left at the end of a counted
   frame is dropped, and LF, CR, NUL and spaces between frames are skipped;
-- CRLF trailers: the CR is dropped with the LF.
+- CRLF trailers: the CR is dropped with the LF;
+- multi-line messages in NUL-terminated frames (Python's `SysLogHandler`
+  sends `<11>first\nsecond\0` in one write): an LF that no frame start (`<`,
+  a digit, a trailer byte) follows is part of the message when a NUL comes in
+  the data read so far, within 16 KiB, before any LF that a frame start follows.
 
 Malformed input is counted and skipped, never fatal: a count past
 `max_frame`, or a non-transparent frame longer than `max_frame`, is
@@ -22,6 +26,10 @@ from __future__ import annotations
 
 _DIGITS = b"0123456789"
 _BETWEEN = b"\n\r\x00 \t"
+# How far past an LF a NUL trailer is looked for (a longer multi-line message is split).
+_LOOKAHEAD = 16 * 1024
+# Bytes that can follow an LF that ends a frame: the start of the next frame or a trailer.
+_AFTER_LF = frozenset(b"<0123456789\n\r\x00")
 # Longest MSG-LEN accepted, in digits (a count above `max_frame` is refused anyway).
 _MAX_DIGITS = 9
 
@@ -111,7 +119,19 @@ class Framer:
 
 
 def _trailer(buffer: bytearray, pos: int) -> int:
-    """Offset of the first LF or NUL at or after `pos`, or -1."""
+    """Offset of the NUL or LF that ends the frame starting at `pos`, or -1 if not yet come."""
+    end = len(buffer)
     lf = buffer.find(b"\n", pos)
-    nul = buffer.find(b"\x00", pos, lf if lf >= 0 else len(buffer))
-    return nul if nul >= 0 else lf
+    nul = buffer.find(b"\x00", pos, lf if lf >= 0 else end)
+    if nul >= 0 or lf < 0:
+        return nul
+    after = lf + 1
+    if after >= end or buffer[after] in _AFTER_LF:
+        return lf
+    # An LF that no frame follows: part of a NUL-terminated multi-line message if
+    # a NUL comes before any LF that a frame follows; else a frame of its own.
+    # The look-ahead is bounded so that garbage lines cost linear time.
+    nul = buffer.find(b"\x00", after, after + _LOOKAHEAD)
+    if nul >= 0 and buffer.find(b"\n<", after, nul) < 0:
+        return nul
+    return lf
