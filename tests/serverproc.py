@@ -34,8 +34,9 @@ def init(data: Path, plan: str = "enterprise") -> dict[str, Any]:
 class Server:
     """Start, stop, kill and restart a server on one data folder."""
 
-    def __init__(self, data: Path, **env: str) -> None:
+    def __init__(self, data: Path, *, args: tuple[str, ...] = (), **env: str) -> None:
         self.data = data
+        self.args = args  # extra `serve` arguments
         self.port = free_port()
         self.env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **env}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -48,7 +49,8 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port)],
+            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port),
+             *self.args],
             stdout=handle, stderr=handle, env=self.env,
         )
         deadline = time.monotonic() + timeout
