@@ -355,3 +355,25 @@ def test_an_entry_limit_gives_a_prefix_or_a_parse_error(
     assert limited.truncated == (len(full.entries) > limit)
     assert limited.entries == full.entries[: len(limited.entries)]
     assert len(limited.entries) == min(len(full.entries), limit + 1)
+
+
+@PROFILE
+@given(
+    frames=st.lists(
+        st.binary(max_size=200)
+        | st.text(alphabet=SYNTAX["syslog"], max_size=200).map(str.encode)
+        | st.sampled_from(SEEDS["syslog"]),
+        max_size=20,
+    )
+)
+def test_syslog_frames_never_raise(frames: list[bytes]) -> None:
+    # The network listener's parse: bad frames are counted, never raised.
+    from timberyard.formats.syslog import parse_frames
+
+    entries, malformed = parse_frames(frames, NOW)
+    assert malformed <= len(frames) and len(entries) + malformed <= len(frames)
+    for entry in entries:
+        try:
+            normalise(entry, now_ns=NOW)
+        except ValidationIssue:
+            pass

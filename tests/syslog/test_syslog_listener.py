@@ -6,15 +6,19 @@ import asyncio
 import logging
 import logging.handlers
 import socket
+import ssl
+import subprocess
 import time
 from collections.abc import AsyncIterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 
 from conftest import Harness
 from timberyard.ingest import syslog_server
-from timberyard.ingest.syslog_server import SyslogListener, project_grant
+from timberyard.errors import TimberyardError
+from timberyard.ingest.syslog_server import SyslogListener, project_grant, tls_context
 
 
 @pytest.fixture
@@ -135,3 +139,56 @@ async def test_udp_drops_are_counted_when_the_pipeline_cannot_keep_up(
         lambda: listener.counters["entries"] + listener.counters["dropped"] >= 500, timeout=20
     )
     assert listener.counters["entries"] > 0
+
+
+async def test_tls_per_rfc_5425(harness: Harness, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    meta, project = harness.services.meta, harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor,
+        lambda: project_grant(meta, project),
+        "127.0.0.1",
+        0,
+        tls=tls_context(str(cert), str(key)),
+    )
+    await server.start()
+    try:
+        client = ssl.create_default_context(cafile=str(cert))
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=client, server_hostname="localhost"
+        )
+        message = b"<14>1 2024-01-15T10:30:00Z h tlsapp - - - over tls"
+        writer.write(b"%d %s" % (len(message), message))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        await wait_for(lambda: server.counters["entries"] >= 1)
+    finally:
+        await server.stop()
+    assert [log["message"] for log in await stored(harness, "service:tlsapp")] == ["over tls"]
+    assert server.stats()["tls"] is True
+
+
+async def test_stop_stores_what_open_connections_have_read(harness: Harness) -> None:
+    meta, project = harness.services.meta, harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor, lambda: project_grant(meta, project), "127.0.0.1", 0
+    )
+    await server.start()
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"<14>1 - h stopapp - - - sent before the stop\n")
+    await writer.drain()
+    await wait_for(lambda: server.counters["frames"] >= 1)
+    await server.stop()  # the connection is still open
+    writer.close()
+    assert server.counters["entries"] == 1 and server.counters["connections"] == 0
+
+
+def test_an_unknown_project_is_refused_naming_it(harness: Harness) -> None:
+    with pytest.raises(TimberyardError, match="prj_nope"):
+        project_grant(harness.services.meta, "prj_nope")

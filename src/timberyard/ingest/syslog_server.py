@@ -39,6 +39,8 @@ UDP_QUEUE_BYTES = 8 * 1024 * 1024
 MAX_FRAME = 1024 * 1024
 # While the WAL is full and the store unreachable, a TCP batch is retried this often.
 RETRY_SECONDS = 0.5
+# At shutdown, how long connections may take to store what they have read.
+STOP_SECONDS = 10.0
 
 
 def project_grant(meta: MetaStore, project_id: str) -> KeyInfo:
@@ -94,7 +96,7 @@ class SyslogListener:
         self._udp_queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._udp_bytes = 0
         self._udp_task: asyncio.Task[None] | None = None
-        self._connections: set[asyncio.Task[Any]] = set()
+        self._connections: dict[asyncio.Task[Any], asyncio.StreamReader] = {}
         self._stopping = False
 
     def stats(self) -> dict[str, Any]:
@@ -122,10 +124,14 @@ class SyslogListener:
         self._stopping = True
         if self._tcp is not None:
             self._tcp.close()
-        for task in list(self._connections):
-            task.cancel()
+        # Each connection stores what it has read, then ends; cancelled only if that stalls.
+        for reader in self._connections.values():
+            reader.feed_eof()
         if self._connections:
-            await asyncio.gather(*self._connections, return_exceptions=True)
+            _, late = await asyncio.wait(list(self._connections), timeout=STOP_SECONDS)
+            for task in late:
+                task.cancel()
+            await asyncio.gather(*late, return_exceptions=True)
         if self._tcp is not None:
             with contextlib.suppress(Exception):
                 await asyncio.wait_for(self._tcp.wait_closed(), 5)
@@ -141,7 +147,7 @@ class SyslogListener:
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
         if task is not None:
-            self._connections.add(task)
+            self._connections[task] = reader
         self.counters["connections"] += 1
         framer = Framer(MAX_FRAME)
         try:
@@ -162,7 +168,7 @@ class SyslogListener:
             self.counters["malformed"] += framer.malformed
             self.counters["connections"] -= 1
             if task is not None:
-                self._connections.discard(task)
+                self._connections.pop(task, None)
             writer.close()
 
     # -- UDP --------------------------------------------------------------------
