@@ -176,3 +176,77 @@ def test_counters_are_in_health(syslog: Syslog) -> None:
     stats = syslog.health()["syslog"]
     assert stats["port"] == syslog.port and stats["malformed"] >= 1
     assert stats["entries"] >= 1 and stats["frames"] >= 2
+
+
+SYSLOG_NG = Path(__file__).resolve().parents[2] / ".deps" / "syslog-ng"
+SYSLOG_NG_CONF = """@version: 3.38
+options {{ keep-hostname(yes); stats-freq(0); }};
+source s_local {{ unix-dgram("{socket}"); }};
+destination d_5424 {{ syslog("127.0.0.1" port({port}) transport("tcp") persist-name("d5424")); }};
+destination d_udp {{ network("127.0.0.1" port({port}) transport("udp") persist-name("dudp")); }};
+destination d_tcp {{ network("127.0.0.1" port({port}) transport("tcp") persist-name("dtcp")); }};
+filter f_5424 {{ program("sng5424"); }};
+filter f_udp {{ program("sngudp"); }};
+filter f_tcp {{ program("sngtcp"); }};
+log {{ source(s_local); filter(f_5424); destination(d_5424); }};
+log {{ source(s_local); filter(f_udp); destination(d_udp); }};
+log {{ source(s_local); filter(f_tcp); destination(d_tcp); }};
+"""
+
+
+@pytest.fixture(scope="module")
+def syslog_ng(syslog: Syslog, tmp_path_factory: pytest.TempPathFactory) -> Iterator[Path]:
+    # Extracted from its Debian package by scripts/deps/syslog-ng.sh (it conflicts with rsyslog).
+    binary = SYSLOG_NG / "usr" / "sbin" / "syslog-ng"
+    assert binary.exists(), "run TIMBERYARD_SETUP_SYSTEM=1 ./scripts/setup to extract syslog-ng"
+    work = tmp_path_factory.mktemp("syslog-ng")
+    sock = work / "log.sock"
+    conf = work / "syslog-ng.conf"
+    conf.write_text(SYSLOG_NG_CONF.format(socket=sock, port=syslog.port))
+    libs = f"{SYSLOG_NG}/usr/lib/syslog-ng:{SYSLOG_NG}/usr/lib/x86_64-linux-gnu"
+    proc = subprocess.Popen(
+        [str(binary), "-F", "-f", str(conf), f"--module-path={SYSLOG_NG}/usr/lib/syslog-ng/3.38",
+         "-R", str(work / "persist"), "-p", str(work / "pid"), "-c", str(work / "ctl")],
+        stdout=subprocess.PIPE, stderr=subprocess.STDOUT, env={"LD_LIBRARY_PATH": libs},
+    )  # fmt: skip
+    deadline = time.monotonic() + 20
+    while not sock.exists():
+        if proc.poll() is not None or time.monotonic() > deadline:
+            output = proc.stdout.read() if proc.stdout else b""
+            proc.kill()
+            raise RuntimeError(f"syslog-ng did not start: {output.decode(errors='replace')}")
+        time.sleep(0.05)
+    try:
+        yield sock
+    finally:
+        proc.send_signal(signal.SIGTERM)
+        try:
+            proc.wait(10)
+        except subprocess.TimeoutExpired:
+            proc.kill()
+            proc.wait(10)
+
+
+@pytest.mark.parametrize(
+    ("tag", "priority", "level"),
+    [
+        ("sng5424", "user.err", "error"),  # syslog(): RFC 5424, octet count including the LF
+        ("sngudp", "local3.warning", "warn"),  # network() over UDP: RFC 3164 ending in LF
+        ("sngtcp", "daemon.debug", "debug"),  # network() over TCP: RFC 3164, LF framing
+    ],
+)
+def test_syslog_ng_forwarding(
+    syslog: Syslog, syslog_ng: Path, tag: str, priority: str, level: str
+) -> None:
+    for n in range(3):
+        subprocess.run(
+            ["logger", "-u", str(syslog_ng), "-t", tag, "-p", priority, f"relayed {n} by syslog-ng"],
+            check=True,
+            timeout=30,
+        )
+    logs = syslog.wait(f"service:{tag}", 3)
+    assert sorted(log["message"] for log in logs) == [
+        f"relayed {n} by syslog-ng" for n in range(3)
+    ], (syslog.health(), syslog.search(""))
+    assert {log["level"] for log in logs} == {level}
+    assert all(log["host"] for log in logs)
