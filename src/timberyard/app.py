@@ -29,7 +29,7 @@ log = logging.getLogger("timberyard")
 
 
 async def _health(request: Request) -> JSONResponse:
-    """GET /health: ingestion pipeline state; 503 while the entry store is unreachable."""
+    """GET /health: pipeline state and syslog counters; 503 while the store is unreachable."""
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
     healthy = stats["storeError"] is None
