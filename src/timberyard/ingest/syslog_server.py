@@ -150,12 +150,16 @@ class SyslogListener:
             self._connections[task] = reader
         self.counters["connections"] += 1
         framer = Framer(MAX_FRAME)
+        counted = 0  # malformed frames of this connection already in the counters
         try:
             while True:
                 data = await reader.read(READ_BYTES)
                 if not data:
                     break
                 frames = framer.feed(data)
+                if framer.malformed != counted:
+                    self.counters["malformed"] += framer.malformed - counted
+                    counted = framer.malformed
                 if frames:
                     # Not reading while this is pending is the back-pressure.
                     await self._ingest(frames, retry=True)
@@ -164,8 +168,10 @@ class SyslogListener:
             log.debug("syslog connection ended: %s", exc)
         except asyncio.CancelledError:
             pass
+        except Exception:  # one connection's fault never reaches the listener
+            log.exception("syslog connection failed; closing it")
         finally:
-            self.counters["malformed"] += framer.malformed
+            self.counters["malformed"] += framer.malformed - counted
             self.counters["connections"] -= 1
             if task is not None:
                 self._connections.pop(task, None)
@@ -187,7 +193,6 @@ class SyslogListener:
             frames = [await queue.get()]
             while len(frames) < self.max_entries and not queue.empty():
                 frames.append(queue.get_nowait())
-            self._udp_bytes -= sum(len(frame) for frame in frames)
             try:
                 await self._ingest([_strip_count(frame) for frame in frames], retry=False)
             except asyncio.CancelledError:
@@ -195,6 +200,9 @@ class SyslogListener:
             except Exception:  # never let the drain die: count and go on
                 log.exception("syslog UDP batch failed")
                 self.counters["dropped"] += len(frames)
+            finally:
+                # Counted until stored, so the bound holds the batch in flight too.
+                self._udp_bytes -= sum(len(frame) for frame in frames)
 
     # -- both -------------------------------------------------------------------
 
