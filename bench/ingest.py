@@ -2,8 +2,12 @@
 decode-and-append endpoint (the ceiling), measured in the same run.
 
     .venv/bin/python bench/ingest.py [--duration 20] [--connections 32] [--quick]
+    .venv/bin/python bench/ingest.py --only-syslog --duration 5   # the syslog TCP scenario alone
 
-Prints a Markdown table for bench/RESULTS.md. Needs `wrk` (Debian package).
+Prints a Markdown table for bench/RESULTS.md. Needs `wrk` (Debian package). The syslog
+TCP scenario sends octet-counted RFC 5424 frames over a few connections to
+`serve --syslog-port` as fast as TCP back-pressure lets them, and counts the entries
+stored (the listener's counters in /health).
 """
 
 from __future__ import annotations
@@ -347,6 +351,67 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
     return results
 
 
+def syslog_frames(quick: bool) -> list[bytes]:
+    """Chunks of octet-counted RFC 5424 frames (1000 per chunk) from the generator's entries."""
+    gen = Generator(seed=11)
+    chunks = []
+    for _ in range(8 if quick else 40):
+        frames = []
+        for e in gen.batch(1000):
+            line = syslog_line(e).encode()
+            frames.append(b"%d %s\n" % (len(line) + 1, line))
+        chunks.append(b"".join(frames))
+    return chunks
+
+
+def bench_syslog_tcp(data: Path, chunks: list[bytes], duration: int, connections: int = 4) -> dict[str, Any]:
+    """Entries/s stored from `connections` TCP senders of octet-counted frames for `duration` s."""
+    creds = json.loads(subprocess.run([PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "enterprise"],
+                                      check=True, capture_output=True, text=True).stdout)
+    port, syslog_port = free_port(), free_port()
+    env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning"}
+    proc = subprocess.Popen([PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port),
+                             "--syslog-port", str(syslog_port), "--syslog-project", creds["project"]], env=env)
+    base = f"http://127.0.0.1:{port}"
+    sent = [0] * connections
+    stop = threading.Event()
+
+    def sender(index: int) -> None:
+        with socket.create_connection(("127.0.0.1", syslog_port)) as sock:
+            n = index
+            while not stop.is_set():
+                sock.sendall(chunks[n % len(chunks)])  # blocks while the server applies back-pressure
+                sent[index] += 1000
+                n += 1
+
+    try:
+        wait_up(f"{base}/health", proc)
+        before = httpx.get(f"{base}/health", timeout=30).json()["syslog"]["entries"]
+        threads = [threading.Thread(target=sender, args=(i,), daemon=True) for i in range(connections)]
+        started = time.monotonic()
+        for t in threads:
+            t.start()
+        time.sleep(duration)
+        stop.set()
+        for t in threads:
+            t.join(30)
+        # Count what the server stored from what was sent (the last chunks may still be in flight).
+        deadline = time.monotonic() + 30
+        while True:
+            stats = httpx.get(f"{base}/health", timeout=30).json()["syslog"]
+            if stats["entries"] - before >= sum(sent) or time.monotonic() > deadline:
+                break
+            time.sleep(0.2)
+        seconds = time.monotonic() - started
+        stored = stats["entries"] - before
+        return {"entries_per_s": stored / seconds, "requests_per_s": 0.0, "p50_us": float("nan"),
+                "p99_us": float("nan"), "status_errors": stats["malformed"] + stats["dropped"] + stats["rejected"],
+                "sent": sum(sent), "stored": stored, "connections": connections}
+    finally:
+        proc.terminate()
+        proc.wait(120)
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
@@ -354,7 +419,15 @@ def main() -> None:
                         help="seconds of the 1000-entry JSON batch scenario (on a fresh server)")
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--quick", action="store_true", help="smaller corpus and 5 s runs")
+    parser.add_argument("--only-syslog", action="store_true", help="run the syslog TCP scenario alone")
     args = parser.parse_args()
+    if args.only_syslog:
+        work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
+        r = bench_syslog_tcp(work / "data-syslog", syslog_frames(True), args.duration)
+        print(f"syslog TCP, octet-counted frames ({r['connections']} connections): "
+              f"{r['entries_per_s']:,.0f} entries/s ({r['stored']:,} of {r['sent']:,} sent stored, "
+              f"{r['status_errors']} malformed/dropped/rejected)", flush=True)
+        return
     if not shutil.which("wrk"):
         sys.exit("wrk is needed: apt-get install wrk")
     duration = 5 if args.quick else args.duration
@@ -368,6 +441,9 @@ def main() -> None:
     print("timberyard serve:", flush=True)
     sustained = 5 if args.quick else args.sustained
     ty = bench_timberyard(work, scenarios, duration, sustained)
+    r = bench_syslog_tcp(work / "data-syslog", syslog_frames(args.quick), duration)
+    print(f"  syslog TCP: {r['entries_per_s']:,.0f} entries/s ({r['stored']:,} stored)", flush=True)
+    ty["scenarios"][f"syslog TCP, octet-counted frames ({r['connections']} connections)"] = r
     storage = ty["storage"]
     ratio = storage["bytesOnDisk"] / ty["raw_json_bytes"] if ty["raw_json_bytes"] else float("nan")
 

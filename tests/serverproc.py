@@ -34,9 +34,9 @@ def init(data: Path, plan: str = "enterprise") -> dict[str, Any]:
 class Server:
     """Start, stop, kill and restart a server on one data folder."""
 
-    def __init__(self, data: Path, *args: str, **env: str) -> None:
+    def __init__(self, data: Path, *flags: str, args: tuple[str, ...] = (), **env: str) -> None:
         self.data = data
-        self.args = list(args)  # more `serve` flags, e.g. --otlp-grpc-port
+        self.args = [*flags, *args]  # more `serve` flags, e.g. --otlp-grpc-port
         self.port = free_port()
         self.env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **env}
         self.proc: subprocess.Popen[bytes] | None = None

@@ -30,14 +30,14 @@ log = logging.getLogger("timberyard")
 
 
 async def _health(request: Request) -> JSONResponse:
-    """GET /health: ingestion pipeline state; 503 while the entry store is unreachable."""
+    """GET /health: pipeline state and syslog counters; 503 while the store is unreachable."""
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
     healthy = stats["storeError"] is None
-    return JSONResponse(
-        {"status": "ok" if healthy else "degraded", "ingest": stats},
-        status_code=200 if healthy else 503,
-    )
+    body = {"status": "ok" if healthy else "degraded", "ingest": stats}
+    if svc.syslog is not None:
+        body["syslog"] = svc.syslog.stats()
+    return JSONResponse(body, status_code=200 if healthy else 503)
 
 
 async def _timberyard_error(request: Request, exc: Exception) -> Response:
@@ -115,9 +115,13 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         if settings.otlp_grpc_port:
             grpc_server = OtlpGrpcServer(services, settings.host, settings.otlp_grpc_port)
             await grpc_server.start()
+        if services.syslog is not None:
+            await services.syslog.start()
         try:
             yield
         finally:
+            if services.syslog is not None:
+                await services.syslog.stop()
             if grpc_server is not None:
                 await grpc_server.stop()
             await services.retention.stop()

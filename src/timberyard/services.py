@@ -11,6 +11,7 @@ from .clock import Clock
 from .debounce import Debouncer
 from .ingest.pipeline import Pipeline
 from .ingest.service import Ingestor
+from .ingest.syslog_server import SyslogListener, project_grant, tls_context
 from .keys import Keys
 from .limits import Limiter
 from .model import Limits
@@ -40,6 +41,7 @@ class Services:
     tail: Broker  # the live tail's fan-out
     keys: Keys
     ingestor: Ingestor  # the one ingestion use-case every surface calls
+    syslog: SyslogListener | None = None  # the network syslog listener, when a port is set
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
@@ -109,6 +111,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     tail = Broker.from_settings(settings)
     pipeline.listeners.append(tail.publish)
     dispatcher = build_dispatcher(settings, meta, channels, clock)
+    ingestor = Ingestor(pipeline, limiter, dispatcher, clock, limits)
     return Services(
         settings=settings,
         clock=clock,
@@ -123,5 +126,23 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         channels=channels,
         tail=tail,
         keys=Keys(meta),
-        ingestor=Ingestor(pipeline, limiter, dispatcher, clock, limits),
+        ingestor=ingestor,
+        syslog=build_syslog(settings, meta, ingestor),
+    )
+
+
+def build_syslog(settings: Settings, meta: MetaStore, ingestor: Ingestor) -> SyslogListener | None:
+    """The syslog listener of `--syslog-port` (started by the lifespan), or None when off."""
+    if not settings.syslog_port:
+        return None
+    if not settings.syslog_project:
+        raise ValueError("--syslog-port needs --syslog-project: the id of the project to store in")
+    if bool(settings.syslog_tls_cert) != bool(settings.syslog_tls_key):
+        raise ValueError("syslog TLS needs both --syslog-tls-cert and --syslog-tls-key")
+    tls = None
+    if settings.syslog_tls_cert:
+        tls = tls_context(settings.syslog_tls_cert, settings.syslog_tls_key)
+    project = settings.syslog_project
+    return SyslogListener(
+        ingestor, lambda: project_grant(meta, project), settings.host, settings.syslog_port, tls=tls
     )

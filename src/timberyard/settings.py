@@ -85,6 +85,18 @@ class Settings:
         "apply plan quotas and rate limits (off: trusted single-tenant installs, benchmarks)",
     )
     log_level: str = _setting("info", "TIMBERYARD_LOG_LEVEL", "server log level")
+    syslog_port: int = _setting(
+        0, "TIMBERYARD_SYSLOG_PORT", "UDP and TCP port for syslog (RFC 5424/3164, RFC 6587); 0: off"
+    )
+    syslog_project: str = _setting(
+        "", "TIMBERYARD_SYSLOG_PROJECT", "id of the project that syslog entries are stored in"
+    )
+    syslog_tls_cert: str = _setting(
+        "", "TIMBERYARD_SYSLOG_TLS_CERT", "PEM certificate: syslog over TCP speaks TLS (RFC 5425)"
+    )
+    syslog_tls_key: str = _setting(
+        "", "TIMBERYARD_SYSLOG_TLS_KEY", "PEM private key of the syslog TLS certificate"
+    )
     smtp_host: str = _setting(
         "", "TIMBERYARD_SMTP_HOST", "SMTP relay for email notification channels; empty: email off"
     )

@@ -330,3 +330,50 @@ def test_unterminated_inputs_are_located() -> None:
         with pytest.raises(ParseError) as caught:
             parser(name)(body, NOW)
         assert caught.value.line == line, name
+
+
+@pytest.mark.parametrize("name", PARSED)
+@PROFILE
+@given(data=st.data(), limit=st.integers(min_value=0, max_value=4))
+def test_an_entry_limit_gives_a_prefix_or_a_parse_error(
+    name: str, data: st.DataObject, limit: int
+) -> None:
+    # Stopping at the limit never turns a ParseError into a crash, and what it
+    # returns is the start of the full result.
+    seed = data.draw(st.sampled_from(SEEDS[name]))
+    body = mutate(seed, data.draw(EDITS)) if data.draw(st.booleans()) else seed
+    try:
+        limited = parser(name)(body, NOW, max_entries=limit)
+    except ParseError:
+        return
+    try:
+        full = parser(name)(body, NOW)
+    except ParseError:
+        # The error lies past the point where the limited parse stopped.
+        assert limited.truncated
+        return
+    assert limited.truncated == (len(full.entries) > limit)
+    assert limited.entries == full.entries[: len(limited.entries)]
+    assert len(limited.entries) == min(len(full.entries), limit + 1)
+
+
+@PROFILE
+@given(
+    frames=st.lists(
+        st.binary(max_size=200)
+        | st.text(alphabet=SYNTAX["syslog"], max_size=200).map(str.encode)
+        | st.sampled_from(SEEDS["syslog"]),
+        max_size=20,
+    )
+)
+def test_syslog_frames_never_raise(frames: list[bytes]) -> None:
+    # The network listener's parse: bad frames are counted, never raised.
+    from timberyard.formats.syslog import parse_frames
+
+    entries, malformed = parse_frames(frames, NOW)
+    assert malformed <= len(frames) and len(entries) + malformed <= len(frames)
+    for entry in entries:
+        try:
+            normalise(entry, now_ns=NOW)
+        except ValidationIssue:
+            pass

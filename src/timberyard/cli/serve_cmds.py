@@ -27,6 +27,10 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--otlp-grpc-port", type=int, help="also receive OTLP/gRPC logs on this port (e.g. 4317)"
     )
+    serve.add_argument("--syslog-port", type=int, help="also receive syslog on this UDP/TCP port")
+    serve.add_argument("--syslog-project", help="id of the project syslog entries go to")
+    serve.add_argument("--syslog-tls-cert", help="PEM certificate: syslog over TLS (RFC 5425)")
+    serve.add_argument("--syslog-tls-key", help="PEM private key of --syslog-tls-cert")
     serve.set_defaults(handler=run_serve)
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
@@ -44,6 +48,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         storage=getattr(args, "storage", None),
         cluster=getattr(args, "cluster", None),
         otlp_grpc_port=getattr(args, "otlp_grpc_port", None),
+        syslog_port=getattr(args, "syslog_port", None),
+        syslog_project=getattr(args, "syslog_project", None),
+        syslog_tls_cert=getattr(args, "syslog_tls_cert", None),
+        syslog_tls_key=getattr(args, "syslog_tls_key", None),
     )
 
 

@@ -1,7 +1,10 @@
 """Bytes in, entries out: the body formats of POST /v1/logs and their resolution.
 
-Every parser is a pure function `parse(body: bytes, now_ns: int) -> Parsed`
-that raises only `timberyard.errors.ParseError`.
+Every parser is a pure function
+`parse(body: bytes, now_ns: int, max_entries: int | None = None) -> Parsed`
+that raises only `timberyard.errors.ParseError`. Given `max_entries`, it stops
+once it holds `max_entries + 1` entries and sets `Parsed.truncated`, so that
+refusing a body of millions of entries costs what the limit's worth does.
 """
 
 from __future__ import annotations
@@ -46,7 +49,7 @@ CONTENT_TYPES: dict[str, str] = {
 _UNINFORMATIVE = frozenset({"", "application/octet-stream", "application/x-www-form-urlencoded"})
 
 
-def parser(name: str) -> Callable[[bytes, int], Parsed]:
+def parser(name: str) -> Callable[..., Parsed]:
     """The parse function of a format."""
     if name not in _MODULES:
         raise TimberyardError(

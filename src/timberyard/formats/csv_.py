@@ -11,7 +11,10 @@
   into `data` under its own name, as a string.
 - Empty cells are left out. Cells other than `message` are trimmed.
   `timestamp` cells of digits become integers (milliseconds or any unit
-  normalisation recognises); other timestamps pass through as text.
+  normalisation recognises); a cell in a timestamp form of the text format
+  (ISO 8601 with or without `T`, fraction and offset such as `+02:00` or
+  `+0200`; `MM/DD/YYYY HH:MM:SS`) becomes ISO 8601 text; other timestamps
+  pass through as text for normalisation to judge.
   `tags` cells are split on commas and semicolons.
 - Blank records are skipped. A record with a different number of cells than
   the header, an unterminated quoted field, or an empty, missing or duplicate
@@ -19,9 +22,11 @@
   starts.
 
 Bytes that are not UTF-8 become U+FFFD rather than failing the request.
-The csv module's process-wide field size limit (128 KiB by default) is raised
-to 16 MiB, above any accepted body, so a long cell is judged by the entry
-limits in normalisation rather than failing the whole body.
+With `max_entries`, parsing stops after `max_entries + 1` records and the
+result says it was truncated. The csv module's process-wide field size
+limit (128 KiB by default) is raised to 16 MiB, above any accepted body,
+so a long cell is judged by the entry limits in normalisation rather than
+failing the whole body.
 """
 
 from __future__ import annotations
@@ -35,7 +40,8 @@ import msgspec
 
 from ..errors import ParseError
 from ..model import STRING_FIELDS
-from .base import Parsed
+from .base import Parsed, over_limit
+from .text import timestamp as text_timestamp
 
 # Column kinds.
 _TOP, _MESSAGE, _TIMESTAMP, _TAGS, _OBJECT, _DATA = range(6)
@@ -69,7 +75,7 @@ _ERRORS = {
 }
 
 
-def parse(body: bytes, now_ns: int = 0) -> Parsed:
+def parse(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
     """Parse CSV or TSV with a header row into raw entries."""
     text = body.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
@@ -101,6 +107,8 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
             )
         entries.append(_entry(columns, row))
         numbers.append(start)
+        if over_limit(len(entries), max_entries):
+            return Parsed(entries, numbers, truncated=True)
     return Parsed(entries, numbers)
 
 
@@ -160,7 +168,10 @@ def _entry(columns: list[tuple[int, str]], row: list[str]) -> dict[str, Any]:
             data[key] = cell
         elif kind == _TIMESTAMP:
             # Digits stay exact as an integer; a float would round nanoseconds.
-            entry["timestamp"] = int(cell) if cell.isascii() and cell.isdigit() else cell
+            if cell.isascii() and cell.isdigit():
+                entry["timestamp"] = int(cell)
+            else:
+                entry["timestamp"] = text_timestamp(cell) or cell
         elif kind == _TAGS:
             entry["tags"] = [tag for tag in (t.strip() for t in _TAG_SPLIT.split(cell)) if tag]
         else:

@@ -27,7 +27,7 @@ from typing import Any
 import msgspec
 
 from ..errors import ParseError
-from .base import Parsed, line_of
+from .base import Parsed, line_of, over_limit
 from .json_ import decode
 
 _PREFIX = {"button": "Button", "utterance": "Utterance", "action": "Action", "note": "Note"}
@@ -62,7 +62,7 @@ def comments_end(body: bytes) -> int:
         pos = close + 2
 
 
-def parse(body: bytes, now_ns: int = 0) -> Parsed:
+def parse(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
     """Parse an Open Board Logging document into raw entries, one per event."""
     start = comments_end(body)
     if start < 0:
@@ -109,6 +109,8 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
                     f"event {e_index} of session {s_index} must be an object, got {_kind(event)}"
                 )
             entries.append(_entry(event, context, shared, device, session_type))
+            if over_limit(len(entries), max_entries):
+                return Parsed(entries, truncated=True)
     return Parsed(entries)
 
 

@@ -8,17 +8,33 @@ Each non-empty line is one message and becomes one entry:
 - `source` from APP-NAME (RFC 5424) or TAG (RFC 3164);
 - `host` from HOSTNAME (also kept as `data.hostname`, where seed 003 puts it);
 - `timestamp` as an ISO 8601 string. RFC 3164's `Mmm dd hh:mm:ss` has no year
-  and no zone: it is read as UTC in the year that puts it nearest to `now_ns`;
-- `message` from MSG, without RFC 5424's leading UTF-8 BOM. An RFC 5424
-  message with structured data but no MSG uses the structured data text;
+  and no zone: it is read as UTC in the latest year that does not put it more
+  than a day (`YEARLESS_SKEW`) after `now_ns`, so `Dec 31` received on
+  1 January is last year's and `Jan  1 00:00:01` received a second before
+  midnight on 31 December is next year's, as rsyslog and Vector resolve it;
+- `message` from MSG, without leading whitespace or RFC 5424's UTF-8 BOM. An
+  RFC 5424 message without MSG (legal) has its structured data as message, or
+  `(no message from APP-NAME)` without structured data either (`(no message)`
+  when APP-NAME is nil too);
 - `data`: `facility` and `severity` as keywords ("local4", "notice"),
   `hostname`, `procid` (RFC 3164's `TAG[pid]`), `msgid`, and `sd`, the
   structured data as `{SD-ID: {PARAM-NAME: value}}` with escapes resolved
   (a PARAM-NAME given twice becomes a list of its values).
 
+RFC 3164 as real senders write it is accepted: spaces after `<PRI>`, several
+spaces between fields, `TAG:` with no space before MSG, `TAG[pid]` without a
+colon, an RFC 3339 timestamp (rsyslog's high-precision format) or one with a
+year after the day. Cisco IOS messages (`<189>123: host: *Mar  1 18:46:11.123
+UTC: %SYS-5-CONFIG_I: ...`: optional sequence numbers, origin host, `*` or `.`
+time-sync mark, milliseconds and zone name) keep their `%FACILITY-SEV-MNEMONIC:`
+text as the message, the sequence number as `data.sequence` and the zone name
+as `data.timezone` (the time is read as UTC).
+
 Nil values (`-`) are left out. Bytes that are not UTF-8 become U+FFFD rather
 than failing the request. A line without `<PRI>`, a PRI above 191, a malformed
 RFC 5424 header or unterminated structured data is a ParseError with its line.
+With `max_entries`, parsing stops after `max_entries + 1` entries and the
+result says it was truncated.
 """
 
 from __future__ import annotations
@@ -28,7 +44,7 @@ import time
 from typing import Any, NoReturn
 
 from ..errors import ParseError
-from .base import Parsed
+from .base import Parsed, iter_lines, over_limit
 
 _LEVEL_BY_SEVERITY = ("error", "error", "error", "error", "warn", "info", "info", "debug")
 _SEVERITY_NAMES = ("emergency", "alert", "critical", "error", "warning", "notice", "info", "debug")
@@ -63,7 +79,9 @@ _RFC3339 = r"\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\
 _SD_NAME = r'[^\s=\]"]+'
 _SD_VALUE = r'"([^"\\]*(?:\\.[^"\\]*)*)"'
 _SD_ELEMENT_TEXT = rf'\[{_SD_NAME}(?: {_SD_NAME}="[^"\\]*(?:\\.[^"\\]*)*")*\]'
-_TAG_TEXT = r"([^\s\[\]:]+)(?:\[([^\s\[\]]*)\]:?|:)(?: |\Z)"
+# TAG, TAG[pid] or TAG[pid]: (a colon, then MSG with or without a space).
+_TAG_TEXT = r"([^\s\[\]:]+)(?:\[([^\s\[\]]*)\]:?|:)"
+_BSD_TIME = r"([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?(\d\d):(\d\d):(\d\d)(\.\d{1,9})?"
 
 # <PRI>1 TIMESTAMP HOSTNAME APP-NAME PROCID MSGID SD [MSG]
 _RFC5424 = re.compile(
@@ -73,10 +91,16 @@ _RFC5424 = re.compile(
 )
 # <PRI>TIMESTAMP [HOSTNAME] [TAG[PID]:] MSG, TIMESTAMP in BSD form or RFC 3339.
 _RFC3164 = re.compile(
-    r"[ \t]*<(\d{1,3})>"
-    r"(?:([A-Za-z]{3}) {1,2}(\d{1,2}) (?:(\d{4}) )?(\d\d):(\d\d):(\d\d)(\.\d{1,9})?"
-    r"|(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)?))(?: |\Z)"
-    rf"(?:{_TAG_TEXT}|(\S+) (?:{_TAG_TEXT})?|(\S+)\Z)?",
+    r"[ \t]*<(\d{1,3})> *"
+    rf"(?:{_BSD_TIME}"
+    r"|(\d{4}-\d\d-\d\d[Tt]\d\d:\d\d:\d\d(?:\.\d{1,9})?(?:[Zz]|[+-]\d\d:\d\d)?))(?: +|\Z)"
+    rf"(?:{_TAG_TEXT}|(\S+) +(?:{_TAG_TEXT})?|(\S+)\Z)?",
+    _FLAGS,
+)
+# Cisco IOS: <PRI>[seq: ][host: ][seq: ][*|.]Mmm dd hh:mm:ss[.fff][ ZONE]: MSG
+_CISCO = re.compile(
+    r"[ \t]*<(\d{1,3})> *(?:(\d+): +)?(?:(?!\d+:)([\w.-]+): +)?(?:(\d+): +)?[*.]?"
+    rf"{_BSD_TIME}(?: ([A-Za-z]{{2,5}}))?: *",
     _FLAGS,
 )
 # "[SD-ID" or ' PARAM="value"', in order, within well-formed structured data.
@@ -93,11 +117,11 @@ _SD_ELEMENT = re.compile(_SD_ELEMENT_TEXT, _FLAGS)
 _SD_PARAM = re.compile(rf" {_SD_NAME}={_SD_VALUE}", _FLAGS)
 _SD_OPEN = re.compile(rf' {_SD_NAME}="', _FLAGS)
 
-# Within 182 days of now no other year can be nearer (they are 365 days apart).
-_HALF_YEAR = 182 * 86400
+# A year-less time may be this far after now (sender time zones, drifting clocks).
+YEARLESS_SKEW = 86400
 
 
-def parse(body: bytes, now_ns: int = 0) -> Parsed:
+def parse(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
     """Parse newline-framed syslog messages (RFC 5424 or RFC 3164) into raw entries."""
     text = body.decode("utf-8", "replace")
     if text.startswith("\ufeff"):
@@ -105,13 +129,15 @@ def parse(body: bytes, now_ns: int = 0) -> Parsed:
     clock = _Clock(now_ns)
     entries: list[Any] = []
     numbers: list[int] = []
-    for number, line in enumerate(text.split("\n"), 1):
+    for number, line in iter_lines(text):
         if line.endswith("\r"):
             line = line[:-1]
         if not line or line.isspace():
             continue
         entries.append(parse_line(line, number, clock))
         numbers.append(number)
+        if over_limit(len(entries), max_entries):
+            return Parsed(entries, numbers, truncated=True)
     return Parsed(entries, numbers)
 
 
@@ -128,6 +154,11 @@ def parse_line(line: str, number: int, clock: _Clock) -> dict[str, Any]:
             priority = _PRIORITY.get(match.group(1))
             if priority is not None:
                 return _rfc3164(line, match, number, priority, clock)
+        match = _CISCO.match(line)
+        if match is not None:
+            priority = _PRIORITY.get(match.group(1))
+            if priority is not None and match.group(5).lower() in _MONTHS:
+                return _cisco(line, match, number, priority, clock)
     return _diagnose(line, number)
 
 
@@ -145,13 +176,14 @@ def _rfc5424(line: str, match: re.Match[str], priority: tuple[str, str, str]) ->
         data["procid"] = procid
     if msgid != "-":
         data["msgid"] = msgid
-    message = line[match.end() :]
-    if message.startswith("\ufeff"):
-        message = message[1:]
+    # rsyslog's RFC 5424 template puts a space before MSG; the BOM may follow it.
+    message = line[match.end() :].lstrip(" \t\ufeff")
     if sd_text != "-":
         data["sd"] = _structured_data(sd_text)
         if not message:
             message = sd_text
+    if not message:
+        message = "(no message)" if app == "-" else f"(no message from {app})"
     entry["message"] = message
     entry["data"] = data
     return entry
@@ -188,14 +220,7 @@ def _rfc3164(
         month_number = _MONTHS.get(month.lower())
         if month_number is None:
             return _rfc3164_bare(line, match.end(1) + 1, priority)
-        stamp = clock.bsd(month_number, day, year, hour, minute, second, fraction)
-        if stamp is None:
-            bad = line[match.start(2) : match.end(8 if fraction else 7)]
-            raise ParseError(
-                f"invalid timestamp {_quote(bad)}: expected a date such as Jan 15 10:30:00",
-                number,
-                match.start(2) + 1,
-            )
+        stamp = _bsd_stamp(line, match, 2, number, clock)
     else:
         stamp = iso
     entry: dict[str, Any] = {"level": priority[0], "timestamp": stamp}
@@ -209,6 +234,45 @@ def _rfc3164(
         entry["source"] = tag
         if procid:
             data["procid"] = procid
+    entry["message"] = line[match.end() :].lstrip()
+    entry["data"] = data
+    return entry
+
+
+def _bsd_stamp(line: str, match: re.Match[str], first: int, number: int, clock: _Clock) -> str:
+    """ISO 8601 text of the `Mmm dd [yyyy] hh:mm:ss[.fff]` in groups first..first+6."""
+    month, day, year, hour, minute, second, fraction = match.group(*range(first, first + 7))
+    stamp = clock.bsd(_MONTHS[month.lower()], day, year, hour, minute, second, fraction)
+    if stamp is None:
+        bad = line[match.start(first) : match.end(first + 6 if fraction else first + 5)]
+        raise ParseError(
+            f"invalid timestamp {_quote(bad)}: expected a date such as Jan 15 10:30:00",
+            number,
+            match.start(first) + 1,
+        )
+    return stamp
+
+
+def _cisco(
+    line: str,
+    match: re.Match[str],
+    number: int,
+    priority: tuple[str, str, str],
+    clock: _Clock,
+) -> dict[str, Any]:
+    """A Cisco IOS message: sequence numbers and origin host before the timestamp."""
+    sequence, hostname, device_sequence = match.group(2, 3, 4)
+    entry: dict[str, Any] = {
+        "level": priority[0],
+        "timestamp": _bsd_stamp(line, match, 5, number, clock),
+    }
+    data: dict[str, Any] = {"facility": priority[1], "severity": priority[2]}
+    if hostname is not None:
+        entry["host"] = data["hostname"] = hostname
+    if sequence or device_sequence:
+        data["sequence"] = sequence or device_sequence
+    if match.group(12):
+        data["timezone"] = match.group(12)
     entry["message"] = line[match.end() :]
     entry["data"] = data
     return entry
@@ -218,13 +282,15 @@ def _rfc3164_bare(line: str, pos: int, priority: tuple[str, str, str]) -> dict[s
     """An RFC 3164 message without a timestamp, so without a HOSTNAME either (4.3.3)."""
     entry: dict[str, Any] = {"level": priority[0]}
     data: dict[str, Any] = {"facility": priority[1], "severity": priority[2]}
+    while line.startswith(" ", pos):
+        pos += 1
     tag = _TAG.match(line, pos)
     if tag is not None:
         entry["source"] = tag.group(1)
         if tag.group(2):
             data["procid"] = tag.group(2)
         pos = tag.end()
-    entry["message"] = line[pos:]
+    entry["message"] = line[pos:].lstrip()
     entry["data"] = data
     return entry
 
@@ -310,8 +376,9 @@ class _Clock:
     """Turns RFC 3164's year-less timestamps into ISO 8601, relative to now."""
 
     def __init__(self, now_ns: int) -> None:
-        self.now_s = now_ns // 1_000_000_000
-        self.year = time.gmtime(self.now_s).tm_year
+        # The latest instant a year-less time may stand for.
+        self.latest = now_ns // 1_000_000_000 + YEARLESS_SKEW
+        self.year = time.gmtime(self.latest).tm_year
         # (month, day, year) -> ("YYYY-MM-DDT", whether the year holds all day), or
         # None for a date that does not exist. Lines of one batch share few dates.
         self._dates: dict[tuple[int, str, str | None], tuple[str, bool] | None] = {}
@@ -337,9 +404,9 @@ class _Clock:
             return None
         prefix, whole_day = date
         if not whole_day:
-            # Near the half-year boundary the time of day decides the year.
+            # On the day of the limit the time of day decides the year.
             clock = int(hour) * 3600 + int(minute) * 60 + int(second)
-            found = self._nearest(month, int(day), clock)
+            found = self._latest_year(month, int(day), clock)
             if found is None:
                 return None
             prefix = f"{found:04d}{prefix[4:]}"
@@ -350,33 +417,24 @@ class _Clock:
             chosen = int(year)
             if not 1 <= day <= _days_in_month(chosen, month):
                 return None
-            whole_day = True
-        else:
-            found = self._nearest(month, day, 43200)
-            if found is None:
-                return None
-            chosen = found
-            midnight = _days(chosen, month, day) * 86400
-            whole_day = (
-                abs(midnight - self.now_s) <= _HALF_YEAR
-                and abs(midnight + 86400 - self.now_s) <= _HALF_YEAR
-            )
-        return f"{chosen:04d}-{month:02d}-{day:02d}T", whole_day
+            return f"{chosen:04d}-{month:02d}-{day:02d}T", True
+        first = self._latest_year(month, day, 0)
+        if first is None:
+            return None
+        whole_day = first == self._latest_year(month, day, 86399)
+        return f"{first:04d}-{month:02d}-{day:02d}T", whole_day
 
-    def _nearest(self, month: int, day: int, clock: int) -> int | None:
-        """The year that puts the instant nearest to now, or None if no year has the day."""
+    def _latest_year(self, month: int, day: int, clock: int) -> int | None:
+        """The latest year not putting the instant past the limit; None if none has the day."""
         if day < 1:
             return None
-        best: int | None = None
-        best_distance = 0
-        # Four years back so that 29 February always has a candidate.
-        for year in range(self.year - 4, self.year + 2):
+        # Eight years back so that 29 February always has a candidate.
+        for year in range(self.year, self.year - 9, -1):
             if day > _days_in_month(year, month):
                 continue
-            distance = abs(_days(year, month, day) * 86400 + clock - self.now_s)
-            if best is None or distance < best_distance:
-                best, best_distance = year, distance
-        return best
+            if _days(year, month, day) * 86400 + clock <= self.latest:
+                return year
+        return None
 
 
 def _days_in_month(year: int, month: int) -> int:
@@ -400,3 +458,26 @@ def _quote(text: str, limit: int = 60) -> str:
     if len(text) > limit:
         text = text[:limit] + "..."
     return '"' + text.replace("\\", "\\\\").replace('"', '\\"') + '"'
+
+
+def parse_frames(frames: list[bytes], now_ns: int) -> tuple[list[dict[str, Any]], int]:
+    """Raw entries of network frames, one message each, and how many frames were malformed.
+
+    A frame is what RFC 6587 framing (or one UDP datagram) delivered, without its
+    trailer; a message may hold newlines. Frames that do not parse are counted and
+    skipped, so one bad frame never costs the others.
+    """
+    clock = _Clock(now_ns)
+    entries: list[dict[str, Any]] = []
+    malformed = 0
+    for frame in frames:
+        line = frame.decode("utf-8", "replace").rstrip("\r\n\x00")
+        if line.startswith("\ufeff"):
+            line = line[1:]
+        if not line or line.isspace():
+            continue
+        try:
+            entries.append(parse_line(line, 1, clock))
+        except ParseError:
+            malformed += 1
+    return entries, malformed

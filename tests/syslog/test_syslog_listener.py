@@ -1,0 +1,194 @@
+"""The syslog listener in-process: Python's SysLogHandler over UDP and TCP, raw streams, bad frames."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import logging.handlers
+import socket
+import ssl
+import subprocess
+import time
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import Any
+
+import pytest
+
+from conftest import Harness
+from timberyard.ingest import syslog_server
+from timberyard.errors import TimberyardError
+from timberyard.ingest.syslog_server import SyslogListener, project_grant, tls_context
+
+
+@pytest.fixture
+async def listener(harness: Harness) -> AsyncIterator[SyslogListener]:
+    meta = harness.services.meta
+    project = harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor, lambda: project_grant(meta, project), "127.0.0.1", 0
+    )
+    await server.start()
+    try:
+        yield server
+    finally:
+        await server.stop()
+
+
+async def wait_for(condition: Any, timeout: float = 10.0) -> None:
+    deadline = time.monotonic() + timeout
+    while not condition():
+        if time.monotonic() > deadline:
+            raise AssertionError("condition not reached")
+        await asyncio.sleep(0.01)
+
+
+async def stored(h: Harness, q: str = "") -> list[dict[str, Any]]:
+    await h.flushed()
+    r = await h.client.get("/v1/logs", params={"q": q, "limit": 1000}, headers=h.auth("read"))
+    assert r.status_code == 200, r.text
+    return r.json()["logs"]  # type: ignore[no-any-return]
+
+
+@pytest.mark.parametrize("socktype", [socket.SOCK_DGRAM, socket.SOCK_STREAM], ids=["udp", "tcp"])
+async def test_python_syslog_handler(
+    harness: Harness, listener: SyslogListener, socktype: socket.SocketKind
+) -> None:
+    handler = logging.handlers.SysLogHandler(("127.0.0.1", listener.port), socktype=socktype)
+    handler.setFormatter(logging.Formatter("%(name)s: %(message)s"))
+    logger = logging.getLogger(f"billing-{socktype.name}")
+    logger.propagate = False
+    logger.addHandler(handler)
+    logger.setLevel(logging.DEBUG)
+    try:
+        # The handler sends from this thread; the listener runs on this loop.
+        await asyncio.to_thread(logger.error, "card declined for order %d", 42)
+        await asyncio.to_thread(logger.warning, "retrying")
+        await asyncio.to_thread(logger.info, "multi\nline message")
+    finally:
+        logger.removeHandler(handler)
+        handler.close()
+    await wait_for(lambda: listener.counters["entries"] >= 3)
+    logs = await stored(harness, f"service:billing-{socktype.name}")
+    found = {log["message"]: log["level"] for log in logs}
+    assert found == {
+        "card declined for order 42": "error",
+        "retrying": "warn",
+        "multi\nline message": "info",
+    }
+    assert listener.counters["malformed"] == 0
+
+
+async def test_one_connection_carries_every_framing_and_survives_bad_frames(
+    harness: Harness, listener: SyslogListener
+) -> None:
+    def counted(message: bytes) -> bytes:
+        return b"%d %s" % (len(message), message)
+
+    frames = [
+        counted(b"<165>1 2024-01-15T10:30:00.000Z web-1 api 1234 - - counted frame"),
+        b"<34>Jan 15 10:30:00 web-1 api[7]: lf frame\n",
+        b"no priority at all\n",  # malformed: counted and skipped
+        b"<11>api: nul frame\x00",
+        counted(b"<14>1 - web-1 api - - - after the bad one\n"),
+        b"999 <14>1 - web-1 api - - - count larger than the data",
+    ]
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    for frame in frames:
+        writer.write(frame)
+        await writer.drain()
+    writer.close()
+    await writer.wait_closed()
+    await wait_for(lambda: listener.counters["malformed"] >= 2 and listener.counters["entries"] >= 4)
+    logs = await stored(harness, "service:api")
+    assert sorted(log["message"] for log in logs) == [
+        "after the bad one",
+        "counted frame",
+        "lf frame",
+        "nul frame",
+    ]
+    assert {log["host"] for log in logs if log["message"] != "nul frame"} == {"web-1"}
+    stats = (await harness.client.get("/health")).json()
+    assert "syslog" not in stats  # this listener is not the app's own
+    assert listener.stats()["malformed"] == 2 and listener.stats()["frames"] == 5
+
+
+async def test_udp_drops_are_counted_when_the_pipeline_cannot_keep_up(
+    harness: Harness, listener: SyslogListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # The pipeline stalls; the queue is bounded in bytes, so datagrams beyond it drop.
+    gate = asyncio.Event()
+    original = listener._ingest
+
+    async def stalled(frames: list[bytes], *, retry: bool) -> None:
+        await gate.wait()
+        await original(frames, retry=retry)
+
+    monkeypatch.setattr(listener, "_ingest", stalled)
+    monkeypatch.setattr(syslog_server, "UDP_QUEUE_BYTES", 10_000)
+    sock = socket.socket(socket.AF_INET, socket.SOCK_DGRAM)
+    datagram = b"<14>1 - h flood - - - " + b"x" * 100
+    for _ in range(500):
+        sock.sendto(datagram, ("127.0.0.1", listener.port))
+        await asyncio.sleep(0)
+    sock.close()
+    await wait_for(lambda: listener.counters["dropped"] > 0)
+    assert listener._udp_bytes <= 10_000
+    gate.set()
+    await wait_for(
+        lambda: listener.counters["entries"] + listener.counters["dropped"] >= 500, timeout=20
+    )
+    assert listener.counters["entries"] > 0
+
+
+async def test_tls_per_rfc_5425(harness: Harness, tmp_path: Path) -> None:
+    cert, key = tmp_path / "cert.pem", tmp_path / "key.pem"
+    subprocess.run(
+        ["openssl", "req", "-x509", "-newkey", "rsa:2048", "-nodes", "-keyout", str(key),
+         "-out", str(cert), "-days", "1", "-subj", "/CN=localhost"],
+        check=True, capture_output=True,
+    )  # fmt: skip
+    meta, project = harness.services.meta, harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor,
+        lambda: project_grant(meta, project),
+        "127.0.0.1",
+        0,
+        tls=tls_context(str(cert), str(key)),
+    )
+    await server.start()
+    try:
+        client = ssl.create_default_context(cafile=str(cert))
+        _, writer = await asyncio.open_connection(
+            "127.0.0.1", server.port, ssl=client, server_hostname="localhost"
+        )
+        message = b"<14>1 2024-01-15T10:30:00Z h tlsapp - - - over tls"
+        writer.write(b"%d %s" % (len(message), message))
+        await writer.drain()
+        writer.close()
+        await writer.wait_closed()
+        await wait_for(lambda: server.counters["entries"] >= 1)
+    finally:
+        await server.stop()
+    assert [log["message"] for log in await stored(harness, "service:tlsapp")] == ["over tls"]
+    assert server.stats()["tls"] is True
+
+
+async def test_stop_stores_what_open_connections_have_read(harness: Harness) -> None:
+    meta, project = harness.services.meta, harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor, lambda: project_grant(meta, project), "127.0.0.1", 0
+    )
+    await server.start()
+    _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+    writer.write(b"<14>1 - h stopapp - - - sent before the stop\n")
+    await writer.drain()
+    await wait_for(lambda: server.counters["frames"] >= 1)
+    await server.stop()  # the connection is still open
+    writer.close()
+    assert server.counters["entries"] == 1 and server.counters["connections"] == 0
+
+
+def test_an_unknown_project_is_refused_naming_it(harness: Harness) -> None:
+    with pytest.raises(TimberyardError, match="prj_nope"):
+        project_grant(harness.services.meta, "prj_nope")
