@@ -10,6 +10,7 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
@@ -95,6 +96,8 @@ class Limiter:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._used: dict[tuple[str, str], list[int]] = {}  # (org, month) -> [count, overage]
         self._unsaved: dict[tuple[str, str], list[int]] = {}
+        self._lock = threading.Lock()  # save() runs in a worker thread
+        self.refused = {"rate": 0, "quota": 0}  # requests refused, for the metrics
         self._task: asyncio.Task[None] | None = None
 
     # -- organisations ------------------------------------------------------
@@ -151,6 +154,7 @@ class Limiter:
             )
         wait = max(waits, default=0.0)
         if wait > 0:
+            self.refused["rate"] += 1
             seconds = max(1, math.ceil(wait))
             raise TimberyardError(
                 "RATE_LIMITED",
@@ -188,6 +192,7 @@ class Limiter:
         over = 0
         if quota is not None and used[0] + count > quota:
             if limits.hard_limit:
+                self.refused["quota"] += 1
                 left = max(0, quota - used[0])
                 raise TimberyardError(
                     "QUOTA_EXCEEDED",
@@ -200,9 +205,10 @@ class Limiter:
             over = min(count, used[0] + count - quota)
         used[0] += count
         used[1] += over
-        pending = self._unsaved.setdefault((org_id, month), [0, 0])
-        pending[0] += count
-        pending[1] += over
+        with self._lock:
+            pending = self._unsaved.setdefault((org_id, month), [0, 0])
+            pending[0] += count
+            pending[1] += over
         return quota is not None and used[0] >= quota
 
     def release(self, org_id: str, count: int) -> None:
@@ -217,9 +223,10 @@ class Limiter:
             over = max(0, min(count, used[0] - limits.monthly_quota))
         used[0] -= count
         used[1] -= over
-        pending = self._unsaved.setdefault((org_id, month), [0, 0])
-        pending[0] -= count
-        pending[1] -= over
+        with self._lock:
+            pending = self._unsaved.setdefault((org_id, month), [0, 0])
+            pending[0] -= count
+            pending[1] -= over
 
     def usage(self, org_id: str, month: str | None = None) -> dict[str, Any]:
         """The organisation's usage document for a month (default: this one)."""
@@ -244,10 +251,23 @@ class Limiter:
 
     def save(self) -> None:
         """Write the counts taken since the last save to the metadata store."""
-        pending, self._unsaved = self._unsaved, {}
-        for (org_id, month), (count, over) in pending.items():
-            if count or over:
-                self.meta.add_usage(org_id, month, count, over)
+        with self._lock:
+            pending, self._unsaved = self._unsaved, {}
+        try:
+            for key in list(pending):
+                count, over = pending[key]
+                if count or over:
+                    self.meta.add_usage(key[0], key[1], count, over)
+                del pending[key]  # written: each add_usage is its own transaction
+        finally:
+            # What was not written goes back, added to what was counted meanwhile,
+            # so a database error delays the counts instead of dropping them.
+            if pending:
+                with self._lock:
+                    for key, (count, over) in pending.items():
+                        slot = self._unsaved.setdefault(key, [0, 0])
+                        slot[0] += count
+                        slot[1] += over
 
     async def start(self, period: float = 1.0) -> None:
         async def loop() -> None:
