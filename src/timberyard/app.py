@@ -13,13 +13,14 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, ingest, openapi, query, tracking
+from .api import admin, browser, compat_read, ingest, openapi, ops, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
 from .api.common import JSONResponse, error_response
 from .clock import Clock
 from .errors import TimberyardError
+from .metrics import MetricsMiddleware
 from .services import Services, build_services
 from .settings import Settings
 from .storage.entries import StoreUnavailable
@@ -103,6 +104,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
 
     routes = [
         Route("/health", _health, methods=["GET"]),
+        *ops.routes,
         *openapi.routes,
         *browser.routes,
         *ingest.routes,
@@ -126,4 +128,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         },
     )
     app.state.services = services
+    templates = {r.endpoint: r.path for r in reversed(routes) if isinstance(r, Route)}
+    app.add_middleware(ops.ReplayGate, pipeline=services.pipeline,
+                       timeout=settings.ready_wait_seconds)  # fmt: skip
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics, templates=templates)
     return app

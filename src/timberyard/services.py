@@ -13,6 +13,7 @@ from .ingest.pipeline import Pipeline
 from .ingest.service import Ingestor
 from .keys import Keys
 from .limits import Limiter
+from .metrics import CountingLog, Metrics
 from .model import Limits
 from .retention import Retention
 from .settings import Settings
@@ -40,6 +41,7 @@ class Services:
     tail: Broker  # the live tail's fan-out
     keys: Keys
     ingestor: Ingestor  # the one ingestion use-case every surface calls
+    metrics: Metrics  # this app's Prometheus registry
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
         """SQL condition and parameters for a query string; QUERY_ERROR when it is invalid."""
@@ -109,7 +111,8 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     tail = Broker.from_settings(settings)
     pipeline.listeners.append(tail.publish)
     dispatcher = build_dispatcher(settings, meta, channels, clock)
-    return Services(
+    dispatcher.log = CountingLog(dispatcher.log)  # attempts by outcome, for the metrics
+    services = Services(
         settings=settings,
         clock=clock,
         store=store,
@@ -124,4 +127,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         tail=tail,
         keys=Keys(meta),
         ingestor=Ingestor(pipeline, limiter, dispatcher, clock, limits),
+        metrics=Metrics(),
     )
+    services.metrics.attach(services)
+    return services
