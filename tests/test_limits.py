@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,8 +117,8 @@ async def test_usage_month_parameter(harness: Harness) -> None:
     assert (await harness.client.get("/v1/usage")).status_code == 401
 
 
-async def test_counters_survive_restart(tmp_path: Path) -> None:
-    meta = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+async def test_counters_survive_restart(meta_url: str) -> None:
+    meta = MetaStore(meta_url)
     meta.create()
     org = meta.create_organisation("o", "free")["id"]
     clock = Clock(fixed=1_795_000_000.0)
@@ -159,9 +158,9 @@ async def test_limits_can_be_turned_off(make_harness: Any) -> None:
         assert statuses == {200}
 
 
-async def test_counts_survive_a_failed_save(tmp_path: Path) -> None:
+async def test_counts_survive_a_failed_save(meta_url: str) -> None:
     """Defect 13: a database error while saving must keep the pending counts for the next save."""
-    meta = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+    meta = MetaStore(meta_url)
     meta.create()
     orgs = [meta.create_organisation(f"o{i}", "pro")["id"] for i in range(3)]
     limiter = Limiter(meta, Clock(fixed=1_795_000_000.0))

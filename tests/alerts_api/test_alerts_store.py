@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ def snapshot(n: int) -> EntrySnapshot:
 
 
 @pytest.fixture
-def meta(tmp_path: Path) -> Iterator[MetaStore]:
-    store = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+def meta(meta_url: str) -> Iterator[MetaStore]:
+    """A fresh metadata store: SQLite, then PostgreSQL (daemons.meta_url)."""
+    store = MetaStore(meta_url)
     store.create()
     yield store
     store.close()
@@ -46,7 +46,7 @@ def groups(request: pytest.FixtureRequest, meta: MetaStore) -> SqlGroupStore:
 def test_returning_is_detected(meta: MetaStore) -> None:
     import sqlite3
 
-    expected = sqlite3.sqlite_version_info >= (3, 35)
+    expected = meta.url.startswith("postgresql") or sqlite3.sqlite_version_info >= (3, 35)
     assert SqlGroupStore(meta.engine).returning is expected
 
 

@@ -1,7 +1,8 @@
 """The metadata store: organisations, projects, keys and settings (SQLAlchemy Core).
 
-SQLite in the data folder by default; any SQLAlchemy URL (PostgreSQL) works
-because only portable Core constructs are used.
+SQLite in the data folder by default; PostgreSQL (`postgresql+psycopg://...`) when
+several nodes share one deployment. Only portable Core constructs are used, and the
+schema is made by the numbered migrations of `migrations.py`.
 """
 
 from __future__ import annotations
@@ -131,13 +132,18 @@ class MetaStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = sa.create_engine(url, future=True)
         if url.startswith("sqlite"):
+            self.engine = sa.create_engine(url, future=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # A server: connections are checked before use (it may have restarted).
+            self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
 
     def create(self) -> None:
-        """Create the tables that do not exist yet."""
-        metadata.create_all(self.engine)
+        """Bring the schema up to date: apply the migrations the database lacks."""
+        from .migrations import migrate
+
+        migrate(self.engine, metadata)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -218,17 +224,16 @@ class MetaStore:
         return (int(found[0]), int(found[1])) if found else (0, 0)
 
     def add_usage(self, org_id: str, month: str, count: int, overage: int) -> None:
-        """Add to an organisation's monthly counters."""
+        """Add to an organisation's monthly counters (one upsert: nodes may add at once)."""
+        insert = _insert_for(self.engine)(usage).values(
+            org_id=org_id, month=month, count=count, overage=overage
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[usage.c.org_id, usage.c.month],
+            set_={"count": usage.c.count + count, "overage": usage.c.overage + overage},
+        )
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                usage.update()
-                .where(usage.c.org_id == org_id, usage.c.month == month)
-                .values(count=usage.c.count + count, overage=usage.c.overage + overage)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    usage.insert().values(org_id=org_id, month=month, count=count, overage=overage)
-                )
+            conn.execute(upsert)
 
     # -- debounce ---------------------------------------------------------
 
@@ -460,6 +465,17 @@ def _key(row: Any) -> dict[str, Any]:
     out = dict(row)
     out.pop("hash", None)
     return out
+
+
+def _insert_for(engine: sa.Engine) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO UPDATE (SQLite 3.24+, PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:
