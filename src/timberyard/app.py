@@ -88,7 +88,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         except StoreUnavailable as exc:
             # Keep accepting into the WAL; the flusher connects when the store is back.
             log.error("entry store unavailable at start-up: %s", exc)
+        if services.relay is not None:
+            services.pipeline.id_offset = await services.relay.claim_slot()
         await services.pipeline.start()
+        if services.relay is not None:
+            await services.relay.start()
         await services.dispatcher.start()
         await services.limiter.start()
         await services.retention.start()
@@ -98,6 +102,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await services.retention.stop()
             await services.dispatcher.stop()
             await services.pipeline.stop()
+            if services.relay is not None:
+                await services.relay.stop()
             await services.limiter.stop()
             services.store.close()
             services.meta.close()

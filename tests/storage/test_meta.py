@@ -142,3 +142,28 @@ def test_debounce_windows(meta_url: str) -> None:
     store.debounce_cancel("prj", "k", 42)
     assert store.debounce_counts("prj", [42]) == []
     store.close()
+
+
+def test_debounce_claim_opens_one_window_across_nodes(meta_url: str) -> None:
+    stores = [MetaStore(meta_url) for _ in range(4)]
+    stores[0].create()
+    results: list[Any] = []
+    lock = threading.Lock()
+
+    def claim(store: MetaStore, n: int) -> None:
+        for i in range(5):
+            found = store.debounce_claim("prj", "k", 1000 + n * 10 + i, 1000, 60_000)
+            with lock:
+                results.append(found)
+
+    threads = [threading.Thread(target=claim, args=(s, n)) for n, s in enumerate(stores)]
+    for t in threads:
+        t.start()
+    for t in threads:
+        t.join()
+    opened = [r for r in results if r is None]
+    assert len(opened) == 1 and len(results) == 20
+    first_ids = {r[0] for r in results if r is not None}
+    assert len(first_ids) == 1 and sorted(r[2] for r in results if r is not None) == list(range(2, 21))
+    for s in stores:
+        s.close()

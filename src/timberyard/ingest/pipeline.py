@@ -75,6 +75,7 @@ class Pipeline:
         self._forced: Checkpoint | None = None
         self._checkpoint = Checkpoint()
         self._last_id = 0
+        self.id_offset = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._store_error: str | None = None
@@ -155,7 +156,9 @@ class Pipeline:
 
     def assign_ids(self, count: int) -> int:
         """The first of `count` new ids, unique and increasing in arrival order."""
-        base = max(self._last_id + 1, int(self.clock() * 1000) << 20)
+        # id_offset (0 on a single node) gives each node of a deployment its own part
+        # of every millisecond's ids, so two nodes never assign the same id.
+        base = max(self._last_id + 1, (int(self.clock() * 1000) << 20) + self.id_offset)
         self._last_id = base + count - 1
         return base
 

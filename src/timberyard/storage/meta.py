@@ -10,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -89,6 +91,8 @@ debounce = sa.Table(
     sa.Index("ix_debounce_entry", "project_id", "entry_id"),
 )
 
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}  # per database file, for debounce claims
+
 PLANS = ("free", "pro", "enterprise")
 KEY_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     # kind -> (prefix, scopes)
@@ -132,6 +136,13 @@ class MetaStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
+        # SQLite is one node's: a lock in the process serialises debounce claims
+        # (PostgreSQL takes a lock per key in the database instead).
+        self._claim_lock: Any = (
+            _SQLITE_LOCKS.setdefault(url, threading.Lock())
+            if url.startswith("sqlite")
+            else nullcontext()
+        )
         if url.startswith("sqlite"):
             self.engine = sa.create_engine(url, future=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
@@ -243,27 +254,33 @@ class MetaStore:
         """Count a repeat in the key's open window: (first entry id, window end ms, new count),
         or None when no window is open."""
         with self.engine.begin() as conn:
-            found = conn.execute(
-                sa.select(
-                    debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count
+            return _debounce_fold(conn, project_id, key_hash, now_ms)
+
+    def debounce_claim(
+        self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
+    ) -> tuple[int, int, int] | None:
+        """Fold into the key's open window (as debounce_hit), or open one for `entry_id`
+        (None): one decision, even when several nodes share the database."""
+        with self._claim_lock, self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Serialises the decisions on one key across nodes, for this transaction.
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"debounce/{project_id}/{key_hash}"},
                 )
-                .where(
-                    debounce.c.project_id == project_id,
-                    debounce.c.key_hash == key_hash,
-                    debounce.c.window_end_ms > now_ms,
-                )
-                .order_by(debounce.c.window_end_ms.desc())
-                .limit(1)
-            ).first()
+            found = _debounce_fold(conn, project_id, key_hash, now_ms)
             if found is None:
-                return None
-            conn.execute(
-                debounce.update()
-                .where(debounce.c.id == found.id)
-                .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
-            )
-        values = found._mapping
-        return int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1
+                conn.execute(
+                    debounce.insert().values(
+                        project_id=project_id,
+                        key_hash=key_hash,
+                        entry_id=entry_id,
+                        window_end_ms=window_end_ms,
+                        count=1,
+                        last_seen_ms=now_ms,
+                    )
+                )
+            return found
 
     def debounce_open(
         self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
@@ -465,6 +482,31 @@ def _key(row: Any) -> dict[str, Any]:
     out = dict(row)
     out.pop("hash", None)
     return out
+
+
+def _debounce_fold(
+    conn: sa.Connection, project_id: str, key_hash: str, now_ms: int
+) -> tuple[int, int, int] | None:
+    """Count a repeat in the key's open window, in the caller's transaction."""
+    found = conn.execute(
+        sa.select(debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count)
+        .where(
+            debounce.c.project_id == project_id,
+            debounce.c.key_hash == key_hash,
+            debounce.c.window_end_ms > now_ms,
+        )
+        .order_by(debounce.c.window_end_ms.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    conn.execute(
+        debounce.update()
+        .where(debounce.c.id == found.id)
+        .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
+    )
+    values = found._mapping
+    return int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1
 
 
 def _insert_for(engine: sa.Engine) -> Any:
