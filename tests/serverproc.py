@@ -23,9 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def init(data: Path, plan: str = "enterprise") -> dict[str, Any]:
+def init(data: Path, plan: str = "enterprise", args: list[str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "timberyard", "init", "--data", str(data), "--plan", plan],
+        [sys.executable, "-m", "timberyard", "init", "--data", str(data), "--plan", plan, *(args or [])],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout)
@@ -34,8 +34,9 @@ def init(data: Path, plan: str = "enterprise") -> dict[str, Any]:
 class Server:
     """Start, stop, kill and restart a server on one data folder."""
 
-    def __init__(self, data: Path, **env: str) -> None:
+    def __init__(self, data: Path, args: list[str] | None = None, **env: str) -> None:
         self.data = data
+        self.args = list(args or [])  # extra `serve` arguments, e.g. ["--redis", url]
         self.port = free_port()
         self.env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **env}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -48,7 +49,8 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port)],
+            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port),
+             *self.args],
             stdout=handle, stderr=handle, env=self.env,
         )
         deadline = time.monotonic() + timeout
