@@ -127,6 +127,17 @@ class ServiceCollector(Collector):
         yield _counter("timberyard_tail_dropped", "live tails dropped for falling behind",
                        tail["dropped"])  # fmt: skip
 
+        if svc.relay is not None:
+            relay = CounterMetricFamily(
+                "timberyard_relay_messages",
+                "messages between nodes through Redis: published, received, dropped, and"
+                " late rows (reached this node after their hold)",
+                labels=["kind"],
+            )
+            for kind, value in sorted(svc.relay.stats.items()):
+                relay.add_metric([kind], value)
+            yield relay
+
         notifications = CounterMetricFamily(
             "timberyard_notification_attempts",
             "delivery attempts of notifications by outcome (delivered, failed, retry, dropped)",
