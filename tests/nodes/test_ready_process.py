@@ -8,7 +8,9 @@ from pathlib import Path
 import httpx
 import pytest
 
-from serverproc import Server, init
+from prometheus_client.parser import text_string_to_metric_families
+
+from serverproc import Server, free_port, init
 
 pytestmark = pytest.mark.process
 
@@ -18,7 +20,9 @@ def test_search_right_after_kill_9_restart_sees_every_acknowledged_entry(tmp_pat
     key = init(data)["key"]
     auth = {"Authorization": f"Bearer {key}"}
     # A long batch wait: the acknowledged entries are in the WAL only when the process dies.
-    server = Server(data, TIMBERYARD_BATCH_SECONDS="600", TIMBERYARD_READY_WAIT_SECONDS="10").start()
+    metrics_port = free_port()
+    server = Server(data, args=["--metrics-port", str(metrics_port)], TIMBERYARD_BATCH_SECONDS="600",
+                    TIMBERYARD_READY_WAIT_SECONDS="10").start()
     try:
         for i in range(5):
             r = httpx.post(f"{server.url}/v1/logs", json={"logs": [{"message": f"acked-{i}-{j}"} for j in range(20)]},
@@ -31,5 +35,10 @@ def test_search_right_after_kill_9_restart_sees_every_acknowledged_entry(tmp_pat
         assert r.status_code == 200 and r.json()["total"] == 100, r.text
         assert time.monotonic() - started < 10
         assert httpx.get(f"{server.url}/ready", timeout=5).status_code == 200
+        # The metrics port answers without a token; the main port wants one.
+        assert httpx.get(f"{server.url}/metrics", timeout=5).status_code == 401
+        scraped = httpx.get(f"http://127.0.0.1:{metrics_port}/metrics", timeout=5).text
+        values = {s.name: s.value for f in text_string_to_metric_families(scraped) for s in f.samples}
+        assert values["timberyard_store_flushed_rows_total"] == 100 and values["timberyard_ready"] == 1
     finally:
         server.stop()
