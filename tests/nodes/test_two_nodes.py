@@ -104,7 +104,15 @@ def test_two_nodes_share_limits_debounce_tail_and_keys(nodes: tuple[Server, Serv
     at, entry = received[0]
     assert entry["message"] == "via-a" and at - sent < 1.0
 
-    # 5. A key revoked through node A stops working on node B at once (not after its 5 s cache).
+    # 5. Entries from both nodes, interleaved: a tail on B that resumes with Last-Event-ID
+    #    after a few gets every other one, none twice.
+    first_part = read_tail(b, auth, "mixed", count=10, sender=lambda: send_mixed(a, b, auth))
+    rest = read_tail(b, auth, "mixed", count=30, last_event_id=first_part[-1][0])
+    ids = [i for i, _ in first_part + rest]
+    assert len(ids) == len(set(ids)) == 40 and ids == sorted(ids)
+    assert {m for _, m in first_part + rest} == {f"mixed {n}" for n in range(40)}
+
+    # 6. A key revoked through node A stops working on node B at once (not after its 5 s cache).
     assert httpx.get(f"{b.url}/v1/logs", headers=auth, timeout=10).status_code == 200  # cached on B now
     assert httpx.delete(f"{a.url}/v1/admin/keys/{key_id}", headers=ADMIN_AUTH, timeout=10).status_code == 200
     deadline = time.monotonic() + 1.5
@@ -113,3 +121,35 @@ def test_two_nodes_share_limits_debounce_tail_and_keys(nodes: tuple[Server, Serv
         status = httpx.get(f"{b.url}/v1/logs", headers=auth, timeout=10).status_code
         time.sleep(0.05)
     assert status == 401
+
+
+def send_mixed(a: Server, b: Server, auth: dict[str, str]) -> None:
+    """40 entries, sent to both nodes at once."""
+    def send(n: int) -> None:
+        node = (a, b)[n % 2]
+        r = httpx.post(f"{node.url}/v1/logs", json={"message": f"mixed {n}"}, headers=auth, timeout=10)
+        assert r.status_code == 200
+
+    with ThreadPoolExecutor(4) as pool:
+        list(pool.map(send, range(40)))
+
+
+def read_tail(node: Server, auth: dict[str, str], q: str, count: int, sender: Any = None,
+              last_event_id: str | None = None) -> list[tuple[str, str]]:
+    """(id, message) of the first `count` events of a tail (sender runs once it is open)."""
+    headers = {**auth, **({"Last-Event-ID": last_event_id} if last_event_id else {})}
+    got: list[tuple[str, str]] = []
+    with httpx.stream("GET", f"{node.url}/v1/tail", params={"q": q}, headers=headers, timeout=20) as r:
+        assert r.status_code == 200
+        if sender is not None:
+            time.sleep(0.2)
+            threading.Thread(target=sender, daemon=True).start()
+        event_id = ""
+        for line in r.iter_lines():
+            if line.startswith("id: "):
+                event_id = line[4:]
+            elif line.startswith("data: "):
+                got.append((event_id, json.loads(line[6:])["message"]))
+                if len(got) == count:
+                    return got
+    return got
