@@ -46,6 +46,7 @@ class Scenario:
     entries_per_request: int
     raw_bytes_per_entry: float
     connections: int
+    framing: str = "separator"  # "length" for binary bodies (see post.lua)
 
 
 def free_port() -> int:
@@ -56,6 +57,47 @@ def free_port() -> int:
 
 def write_bodies(path: Path, bodies: list[bytes]) -> None:
     path.write_bytes(SEP.join(bodies))
+
+
+def write_binary_bodies(path: Path, bodies: list[bytes]) -> None:
+    """Bodies that may hold any byte, each after its length in 10 decimal digits."""
+    path.write_bytes(b"".join(b"%010d" % len(body) + body for body in bodies))
+
+
+SEVERITY_NUMBER = {"trace": 1, "debug": 5, "info": 9, "success": 10, "warn": 13, "error": 17, "fatal": 21}
+
+
+def otlp_body(entries: list[dict[str, Any]]) -> bytes:
+    """One OTLP ExportLogsServiceRequest (protobuf) with the entries, a resource per service."""
+    from datetime import datetime
+
+    from opentelemetry.proto.collector.logs.v1.logs_service_pb2 import ExportLogsServiceRequest
+
+    request = ExportLogsServiceRequest()
+    scopes: dict[tuple[str, str], Any] = {}
+    for e in entries:
+        group = (e["service"], e["environment"])
+        if group not in scopes:
+            rl = request.resource_logs.add()
+            for key, value in (("service.name", group[0]), ("deployment.environment.name", group[1])):
+                kv = rl.resource.attributes.add()
+                kv.key, kv.value.string_value = key, value
+            scopes[group] = rl.scope_logs.add()
+            scopes[group].scope.name = "bench"
+        record = scopes[group].log_records.add()
+        ts = datetime.fromisoformat(e["timestamp"].replace("Z", "+00:00"))
+        record.time_unix_nano = int(ts.timestamp() * 1000) * 1_000_000
+        record.severity_number = SEVERITY_NUMBER[e["level"]]
+        record.body.string_value = e["message"]
+        attributes = {**e["fields"], **{k: e[k] for k in ("requestId", "sessionId") if k in e}}
+        for key, value in attributes.items():
+            kv = record.attributes.add()
+            kv.key = key
+            if isinstance(value, int):
+                kv.value.int_value = value
+            else:
+                kv.value.string_value = str(value)
+    return request.SerializeToString()
 
 
 def syslog_line(e: dict[str, Any]) -> str:
@@ -92,9 +134,12 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
     write_bodies(work / "syslog.bin", ["\n".join(syslog_line(e) for e in b).encode() for b in batches])
     write_bodies(work / "text.bin", ["\n".join(text_line(e) for e in b).encode() for b in batches])
     write_bodies(work / "csv.bin", [csv_body(b).encode() for b in batches])
+    write_binary_bodies(work / "otlp.bin", [otlp_body(b) for b in batches])
     return [
         Scenario("json, 1000-entry batches", work / "batch.bin", "application/json", 1000, raw_entry_bytes, connections),
         Scenario("json, single entries", work / "single.bin", "application/json", 1, raw_single, connections * 2),
+        Scenario("otlp protobuf, 1000 records", work / "otlp.bin", "application/x-protobuf", 1000,
+                 raw_entry_bytes, connections, framing="length"),
         Scenario("syslog, 1000 lines", work / "syslog.bin", "application/x-syslog", 1000, raw_entry_bytes, connections),
         Scenario("text, 1000 lines", work / "text.bin", "text/plain", 1000, raw_entry_bytes, connections),
         Scenario("csv, 1000 rows", work / "csv.bin", "text/csv", 1000, raw_entry_bytes, connections),
@@ -166,7 +211,8 @@ class VisibilityProbe(threading.Thread):
 
 
 def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type}
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type,
+           "BENCH_FRAMING": scenario.framing}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],

@@ -5,13 +5,24 @@ local index = 0
 local key = os.getenv("BENCH_KEY") or ""
 local ctype = os.getenv("BENCH_CTYPE") or "application/json"
 local path = os.getenv("BENCH_PATH") or "/v1/logs"
+local framing = os.getenv("BENCH_FRAMING") or "separator"
 
 function init(args)
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
   f:close()
-  for chunk in string.gmatch(data, "([^\30]+)") do
-    table.insert(bodies, chunk)
+  if framing == "length" then
+    -- binary bodies (protobuf): each one after its length as 10 decimal digits
+    local pos = 1
+    while pos <= #data do
+      local n = tonumber(string.sub(data, pos, pos + 9))
+      table.insert(bodies, string.sub(data, pos + 10, pos + 9 + n))
+      pos = pos + 10 + n
+    end
+  else
+    for chunk in string.gmatch(data, "([^\30]+)") do
+      table.insert(bodies, chunk)
+    end
   end
   index = math.random(#bodies)
 end

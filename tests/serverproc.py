@@ -34,9 +34,9 @@ def init(data: Path, plan: str = "enterprise", args: list[str] | None = None) ->
 class Server:
     """Start, stop, kill and restart a server on one data folder."""
 
-    def __init__(self, data: Path, args: list[str] | None = None, **env: str) -> None:
+    def __init__(self, data: Path, *args: str, **env: str) -> None:
         self.data = data
-        self.args = list(args or [])  # extra `serve` arguments, e.g. ["--redis", url]
+        self.args = list(args)  # more `serve` flags, e.g. --otlp-grpc-port
         self.port = free_port()
         self.env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **env}
         self.proc: subprocess.Popen[bytes] | None = None
@@ -49,8 +49,7 @@ class Server:
     def start(self, timeout: float = 60) -> Server:
         handle = self.log.open("ab")
         self.proc = subprocess.Popen(
-            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port),
-             *self.args],
+            [sys.executable, "-m", "timberyard", "serve", "--data", str(self.data), "--port", str(self.port), *self.args],
             stdout=handle, stderr=handle, env=self.env,
         )
         deadline = time.monotonic() + timeout

@@ -13,17 +13,18 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, ingest, openapi, ops, query, tracking
+from .api import admin, browser, compat_read, flows, ingest, openapi, ops, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
 from .api.common import JSONResponse, error_response
+from .api.otlp_grpc import OtlpGrpcServer
 from .clock import Clock
 from .errors import TimberyardError
 from .metrics import MetricsMiddleware
 from .services import Services, build_services
 from .settings import Settings
-from .storage.entries import StoreUnavailable
+from .storage.entries import StoreInternal, StoreRejected, StoreUnavailable
 from .web.routes import routes as web_routes
 
 log = logging.getLogger("timberyard")
@@ -67,6 +68,25 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
     )
 
 
+async def _store_rejected(request: Request, exc: Exception) -> Response:
+    # A value of the request that the store cannot use: the client's to fix.
+    return error_response(TimberyardError("BAD_REQUEST", str(exc)))
+
+
+async def _store_internal(request: Request, exc: Exception) -> Response:
+    incident = uuid.uuid4().hex[:12]
+    log.error(
+        "entry store refused a statement, incident %s on %s %s: %s",
+        incident,
+        request.method,
+        request.url.path,
+        exc,
+    )
+    return error_response(
+        TimberyardError("INTERNAL", f"internal error {incident}; it has been logged")
+    )
+
+
 async def _unexpected(request: Request, exc: Exception) -> Response:
     incident = uuid.uuid4().hex[:12]
     log.exception("unhandled error %s on %s %s", incident, request.method, request.url.path)
@@ -96,9 +116,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         await services.dispatcher.start()
         await services.limiter.start()
         await services.retention.start()
+        grpc_server = None
+        if settings.otlp_grpc_port:
+            grpc_server = OtlpGrpcServer(services, settings.host, settings.otlp_grpc_port)
+            await grpc_server.start()
         try:
             yield
         finally:
+            if grpc_server is not None:
+                await grpc_server.stop()
             await services.retention.stop()
             await services.dispatcher.stop()
             await services.pipeline.stop()
@@ -114,6 +140,7 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *openapi.routes,
         *browser.routes,
         *ingest.routes,
+        *flows.routes,
         *tracking.routes,
         *query.routes,
         *compat_read.routes,
@@ -130,6 +157,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             TimberyardError: _timberyard_error,
             HTTPException: _http_error,
             StoreUnavailable: _store_unavailable,
+            StoreRejected: _store_rejected,
+            StoreInternal: _store_internal,
             Exception: _unexpected,
         },
     )

@@ -58,10 +58,7 @@ class Retention:
         """One pass: drop whole expired partitions, then delete expired rows per project."""
         report = Report()
         cutoffs = self.cutoffs()
-        rows = self.store.query(
-            f"SELECT _partition_id, project_id, toUnixTimestamp64Milli(max(received_at))"
-            f" FROM {self.store.table} GROUP BY _partition_id, project_id"
-        )
+        rows = self.store.partitions()
         partitions: dict[str, list[tuple[str, int]]] = {}
         for partition, project, newest in rows:
             partitions.setdefault(str(partition), []).append((str(project), int(newest)))
@@ -75,33 +72,17 @@ class Retention:
         partly: set[str] = set()
         for partition, members in sorted(partitions.items()):
             if all(expired(p, newest) for p, newest in members):
-                self.store.command(
-                    f"ALTER TABLE {self.store.table} DROP PARTITION ID {{p:String}}",
-                    {"p": partition},
-                )
+                self.store.drop_partition(partition)
                 report.dropped_partitions.append(partition)
             else:
                 partly.update(p for p, _ in members if p in cutoffs)
         for project in sorted(partly):
             cutoff = cutoffs[project]
             if cutoff is None:
-                self.store.command(
-                    f"DELETE FROM {self.store.table} WHERE project_id = {{p:String}}",
-                    {"p": project},
-                )
+                self.store.delete_project(project)
                 report.deleted[project] = -1
                 continue
-            has_expired = self.store.query(
-                f"SELECT count() FROM {self.store.table} WHERE project_id = {{p:String}}"
-                " AND received_at < fromUnixTimestamp64Milli({c:Int64}) LIMIT 1",
-                {"p": project, "c": cutoff},
-            )
-            if int(has_expired[0][0]):
-                self.store.command(
-                    f"DELETE FROM {self.store.table} WHERE project_id = {{p:String}}"
-                    " AND received_at < fromUnixTimestamp64Milli({c:Int64})",
-                    {"p": project, "c": cutoff},
-                )
+            if self.store.delete_received_before(project, cutoff):
                 report.deleted[project] = cutoff
         if report.dropped_partitions or report.deleted:
             log.info(
@@ -113,9 +94,7 @@ class Retention:
 
     def remove_project(self, project_id: str) -> None:
         """Delete every entry of a project (when the project is deleted)."""
-        self.store.command(
-            f"DELETE FROM {self.store.table} WHERE project_id = {{p:String}}", {"p": project_id}
-        )
+        self.store.delete_project(project_id)
 
     async def start(self) -> None:
         async def loop() -> None:

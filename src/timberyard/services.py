@@ -92,7 +92,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     dsn = storage_dsn(settings.storage, settings.data_dir)
-    store = EntryStore(dsn, database_of(dsn, settings.database))
+    store = EntryStore(dsn, database_of(dsn, settings.database), settings.cluster)
     meta = MetaStore(settings.metadata_url)
     pipeline = Pipeline(
         store,

@@ -23,12 +23,22 @@ class Settings:
     )
     host: str = _setting("127.0.0.1", "TIMBERYARD_HOST", "address to listen on")
     port: int = _setting(8080, "TIMBERYARD_PORT", "port to listen on")
+    otlp_grpc_port: int = _setting(
+        0,
+        "TIMBERYARD_OTLP_GRPC_PORT",
+        "port of the OTLP/gRPC logs receiver on the same host (4317 is OTLP's own); 0: off",
+    )
     storage: str | None = _setting(
         None,
         "TIMBERYARD_STORAGE",
         "ClickHouse server DSN (http://host:8123/db or clickhouse://...); empty: embedded chDB",
     )
     database: str = _setting("timberyard", "TIMBERYARD_DATABASE", "ClickHouse database name")
+    cluster: str | None = _setting(
+        None,
+        "TIMBERYARD_CLUSTER",
+        "ClickHouse cluster (remote_servers) name: replicated tables and migrations ON CLUSTER",
+    )
     meta_url: str | None = _setting(
         None,
         "TIMBERYARD_META_URL",

@@ -23,9 +23,9 @@ import msgspec
 
 from .errors import TimberyardError
 from .model import CAMEL, iso_from_ns
-from .search import Filter
 from .storage.entries import EntryStore
-from .storage.reader import NAMES, SELECT_SQL, format_id, to_entry
+from .storage.filters import EntryFilter as Filter
+from .storage.reader import NAMES, format_id
 
 Row = dict[str, Any]
 Predicate = Callable[[Row], bool]
@@ -358,7 +358,6 @@ def row_entry(row: Row) -> dict[str, Any]:
     return entry
 
 
-_ID_AT = NAMES.index("id")
 
 
 def stored_after(
@@ -370,13 +369,9 @@ def stored_after(
 ) -> list[tuple[int, dict[str, Any]]]:
     """(id, entry) of stored entries of a project matching a condition with id > after_id."""
     sql, params = condition
-    where, values = Filter(project_id=project_id, condition=sql, params=params).where()
-    rows = store.query(
-        f"SELECT {SELECT_SQL} FROM {store.table} WHERE {where} AND id > {{_after:UInt64}}"
-        f" ORDER BY id LIMIT {int(limit)}",
-        {**values, "_after": after_id},
+    return store.entries_after(
+        Filter(project_id=project_id, condition=sql, params=params), after_id, limit
     )
-    return [(int(row[_ID_AT]), to_entry(row)) for row in rows]
 
 
 class Replay:

@@ -21,7 +21,7 @@ def test_search_right_after_kill_9_restart_sees_every_acknowledged_entry(tmp_pat
     auth = {"Authorization": f"Bearer {key}"}
     # A long batch wait: the acknowledged entries are in the WAL only when the process dies.
     metrics_port = free_port()
-    server = Server(data, args=["--metrics-port", str(metrics_port)], TIMBERYARD_BATCH_SECONDS="600",
+    server = Server(data, "--metrics-port", str(metrics_port), TIMBERYARD_BATCH_SECONDS="600",
                     TIMBERYARD_READY_WAIT_SECONDS="10").start()
     try:
         for i in range(5):

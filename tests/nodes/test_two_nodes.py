@@ -30,7 +30,7 @@ def nodes(tmp_path: Path, postgres: Postgres, redis_server: Redis) -> Iterator[t
     redis_server.flush()
     meta = postgres.create_database()
     creds = init(tmp_path / "a", plan="free", args=["--meta", meta])
-    a = Server(tmp_path / "a", args=["--meta", meta, "--redis", redis_server.url()], TIMBERYARD_BATCH_SECONDS="0.05")
+    a = Server(tmp_path / "a", "--meta", meta, "--redis", redis_server.url(), TIMBERYARD_BATCH_SECONDS="0.05")
     b = Server(tmp_path / "b", TIMBERYARD_META_URL=meta, TIMBERYARD_REDIS_URL=redis_server.url(),
                TIMBERYARD_BATCH_SECONDS="0.05")
     try:

@@ -17,6 +17,7 @@ from timberyard.query import compile, parse
 from timberyard.query.ast import quote
 from timberyard.query.matcher import matcher
 from timberyard.storage import schema
+from timberyard.storage.entries import EntryStore
 
 sys.path.insert(0, str(Path(__file__).resolve().parents[1] / "query"))
 import test_query_execute as execute  # noqa: E402
@@ -269,9 +270,8 @@ EDGE_ROWS = edge_rows()
 def edge_store(chdb_path: Path) -> Iterator[tuple[Any, str]]:
     client = clickhouse_connect.get_client(dsn=f"chdb://{chdb_path}")
     db = f"m_{uuid.uuid4().hex[:12]}"
-    client.command(f"CREATE DATABASE `{db}`")
-    for statement in schema.MIGRATIONS[0]:
-        client.command(statement(db))
+    # The table exactly as the store's migrations make it today.
+    EntryStore(f"chdb://{chdb_path}", db).open()
     client.raw_insert(
         f"`{db}`.logs",
         column_names=schema.INSERT_COLUMNS,

@@ -7,7 +7,7 @@ import binascii
 import functools
 import hmac
 import zlib
-from collections.abc import Awaitable, Callable
+from collections.abc import Awaitable, Callable, Mapping
 from typing import TYPE_CHECKING, Any
 
 import msgspec
@@ -50,8 +50,13 @@ def credential(request: Request) -> str | None:
     and `Authorization: ApiKey <key>` (Elasticsearch clients; the key itself or
     base64 of `id:key`). Two credentials that disagree are a 401.
     """
+    return credential_of(request.headers)
+
+
+def credential_of(headers: Mapping[str, str]) -> str | None:
+    """The API key of a set of headers (or gRPC metadata), as `credential` reads it."""
     found: list[str] = []
-    header = request.headers.get("authorization")
+    header = headers.get("authorization")
     if header:
         scheme, _, token = header.strip().partition(" ")
         token = token.strip()
@@ -64,7 +69,7 @@ def credential(request: Request) -> str | None:
                 found.append(password)
         elif scheme == "apikey" and token:
             found.append(_api_key(token))
-    api_key = request.headers.get("x-api-key")
+    api_key = headers.get("x-api-key")
     if api_key and api_key.strip():
         found.append(api_key.strip())
     if not found:
@@ -110,6 +115,11 @@ def authenticate(request: Request, scope: str) -> KeyInfo:
     token = credential(request)
     if token and (token.startswith("adm_") or token == svc.settings.admin_token):
         return _admin_read(request, token, scope)
+    return authorize(svc, token, scope)
+
+
+def authorize(svc: Services, token: str | None, scope: str) -> KeyInfo:
+    """A project key's grant for `scope`: 401 invalid, 404 inactive project, 403 missing scope."""
     info = lookup(svc, token)
     if not info.project_active:
         raise TimberyardError("NOT_FOUND", "the key's project does not exist or is not active")

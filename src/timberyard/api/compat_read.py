@@ -151,19 +151,14 @@ def seed002_filter(request: Request, project_id: str) -> search.Filter:
         end = end + DAY if whole_day else end + 1
     if start is not None and end is not None and start >= end:
         raise Seed002Error(400, "Invalid date range: 'startDate' is after 'endDate'.")
-    conditions: list[str] = []
-    values: dict[str, Any] = {}
-    levels = _seed002_levels(",".join(params.getlist("level")))
-    if levels:
-        conditions.append("level IN {c_levels:Array(String)}")
-        values["c_levels"] = levels
-    if params.get("service"):
-        conditions.append("service = {c_service:String}")
-        values["c_service"] = params["service"]
-    if params.get("search"):
-        conditions.append("positionCaseInsensitiveUTF8(message, {c_search:String}) > 0")
-        values["c_search"] = params["search"]
-    return search.Filter(project_id, start, end, " AND ".join(conditions) or "1", values)
+    return search.Filter(
+        project_id,
+        start,
+        end,
+        levels=_seed002_levels(",".join(params.getlist("level"))),
+        service=params.get("service") or None,
+        search=params.get("search") or None,
+    )
 
 
 def seed002_entry(entry: dict[str, Any]) -> dict[str, Any]:
@@ -304,9 +299,7 @@ async def application_logs(request: Request) -> JSONResponse:
     limit = seed004_limit(request)
     from_ns, to_ns, forward = seed004_window(request, svc.clock.now_ns())
     flt = search.Filter(app_id, from_ns, to_ns)
-    if request.query_params.get("instance_id"):
-        flt.condition = "instance_id = {c_instance:String}"
-        flt.params = {"c_instance": request.query_params["instance_id"]}
+    flt.instance_id = request.query_params.get("instance_id") or None
     # Forward from `after` (tailing), else the newest `limit` before the upper bound.
     page = await run_in_threadpool(
         search.find,

@@ -13,7 +13,6 @@ from ..errors import TimberyardError
 from ..model import LEVELS
 from ..search import Filter
 from ..storage.entries import EntryStore
-from ..storage.reader import SELECT_SQL, to_entry
 from .common import JSONResponse, authenticate, int_param, services
 from .query import build_filter
 
@@ -22,35 +21,6 @@ MAX_LIMIT = 1000
 DEFAULT_BUCKETS = 24
 MAX_BUCKETS = 500
 DEFAULT_RANGE_NS = 24 * 3600 * 1_000_000_000
-
-# One row per group: totals in the range, the latest entry, and counts per bucket
-# (countResample counts keys 0 .. buckets-1; an entry stamped exactly at the end of
-# a default range, "now", goes into the last bucket).
-_GROUPS_SQL = """
-SELECT
-  fingerprint,
-  count() AS n,
-  toUnixTimestamp64Nano(min(timestamp)) AS first_ns,
-  toUnixTimestamp64Nano(max(timestamp)) AS last_ns,
-  max(severity),
-  any(service),
-  any(error_name),
-  argMax(message, (timestamp, id)),
-  argMax(id, (timestamp, id)),
-  countResample(0, {buckets}, 1)(
-    least(intDiv(toUnixTimestamp64Nano(timestamp) - {{_from:Int64}}, {{_step:Int64}}), {last})
-  )
-FROM {table}
-WHERE {where} AND fingerprint != ''
-GROUP BY fingerprint
-ORDER BY last_ns DESC, fingerprint
-LIMIT {{_limit:UInt32}}
-"""
-
-_SAMPLES_SQL = """
-SELECT {columns} FROM {table}
-WHERE {where} AND has({{_ids:Array(UInt64)}}, id)
-"""
 
 
 def find_groups(
@@ -62,43 +32,21 @@ def find_groups(
     """
     assert flt.from_ns is not None and flt.to_ns is not None
     step = max(-(-(end_ns - flt.from_ns) // buckets), 1)
-    where, params = flt.where()
-    # Ints in [1, MAX_BUCKETS]: the parameters of an aggregate function must be literals.
-    sql = _GROUPS_SQL.format(
-        buckets=int(buckets), last=int(buckets) - 1, table=store.table, where=where
-    )
-    rows = store.query(sql, {**params, "_step": step, "_limit": limit})
-    samples: dict[int, dict[str, Any]] = {}
-    if rows:
-        ids = [int(row[8]) for row in rows]
-        sample_sql = _SAMPLES_SQL.format(columns=SELECT_SQL, table=store.table, where=where)
-        for sample_row in store.query(sample_sql, {**params, "_ids": ids}):
-            samples[int(sample_row[1])] = to_entry(sample_row)
+    rows = store.error_groups(flt, step, limit, buckets)
     groups = []
-    for (
-        fp,
-        count,
-        first_ns,
-        last_ns,
-        severity,
-        service,
-        error_name,
-        message,
-        sample_id,
-        trend,
-    ) in rows:
+    for row in rows:
         groups.append(
             {
-                "fingerprint": fp,
-                "title": group_title(message),
-                "service": service or None,
-                "errorName": error_name or None,
-                "level": LEVELS[min(int(severity), len(LEVELS) - 1)],
-                "count": int(count),
-                "firstSeen": int(first_ns) // 1_000_000,
-                "lastSeen": int(last_ns) // 1_000_000,
-                "sample": samples.get(int(sample_id)),
-                "trend": [int(n) for n in trend],
+                "fingerprint": row["fingerprint"],
+                "title": group_title(row["message"]),
+                "service": row["service"] or None,
+                "errorName": row["error_name"] or None,
+                "level": LEVELS[min(int(row["severity"]), len(LEVELS) - 1)],
+                "count": int(row["count"]),
+                "firstSeen": int(row["first_ns"]) // 1_000_000,
+                "lastSeen": int(row["last_ns"]) // 1_000_000,
+                "sample": row["sample"],
+                "trend": [int(n) for n in row["trend"]],
             }
         )
     return {

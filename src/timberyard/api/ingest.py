@@ -5,10 +5,12 @@ from __future__ import annotations
 from typing import Any
 
 from starlette.requests import Request
+from starlette.responses import Response
 from starlette.routing import Route
 
 from .. import formats
 from ..ingest.service import Accepted, parse_defaults
+from . import otlp
 from .common import JSONResponse, authenticate, read_body, services
 
 DEFAULT_PARAMS = ("source", "environment", "level", "dataset")
@@ -43,8 +45,10 @@ def success_body(accepted: Accepted, body_bytes: int, now_ms: int) -> dict[str, 
     return result
 
 
-async def post_logs(request: Request) -> JSONResponse:
-    """POST /v1/logs with a server or ingest key."""
+async def post_logs(request: Request) -> Response:
+    """POST /v1/logs with a server or ingest key (OTLP/HTTP logs too, answered by api/otlp)."""
+    if otlp.is_otlp(request):
+        return await otlp.post_logs(request)
     svc = services(request)
     key = authenticate(request, "ingest")
     svc.ingestor.admit(key)
@@ -52,6 +56,8 @@ async def post_logs(request: Request) -> JSONResponse:
     fmt = formats.resolve(
         request.query_params.get("format"), request.headers.get("content-type"), body
     )
+    if fmt == "otlp":
+        return await otlp.post_body(request, key, body)
     accepted = await svc.ingestor.accept_body(
         key, body, fmt, defaults=query_defaults(request), strict=strict_param(request)
     )

@@ -19,7 +19,11 @@ _TO = ("to", "end (exclusive), same forms as `from`")
 # Query parameters of the routes that take them: (name, description).
 PARAMETERS: dict[str, list[tuple[str, str]]] = {
     "POST /v1/logs": [
-        ("format", "json, jsonl, syslog, text, csv or obl; else Content-Type, else sniffed"),
+        (
+            "format",
+            "json, jsonl, syslog, text, csv, obl or otlp; else Content-Type, else sniffed"
+            " (OTLP/HTTP logs: application/x-protobuf, or JSON with resourceLogs)",
+        ),
         ("source", "default service for entries without one"),
         ("environment", "default environment"),
         ("level", "default level"),
@@ -66,6 +70,19 @@ PARAMETERS: dict[str, list[tuple[str, str]]] = {
         ("after", "ISO 8601, strictly newer"),
         ("instance_id", "one instance only"),
     ],
+}
+
+
+# Request bodies worth a schema: "METHOD path" -> (description, JSON schema).
+BODIES: dict[str, tuple[str, dict[str, Any]]] = {
+    "POST /v1/flows": (
+        "the flow's name; the answer is {flowId: <name>-<8 hex digits>, name}",
+        {
+            "type": "object",
+            "required": ["name"],
+            "properties": {"name": {"type": "string", "minLength": 1, "maxLength": 41}},
+        },
+    ),
 }
 
 
@@ -121,6 +138,12 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 },
             },
         }
+        body = BODIES.get(f"{method} {path}")
+        if body is not None:
+            operation["requestBody"] = {
+                "description": body[0],
+                "content": {"application/json": {"schema": body[1]}},
+            }
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",

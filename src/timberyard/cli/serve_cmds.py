@@ -31,6 +31,10 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--metrics-port", type=int, help="also serve /metrics, unauthenticated, on this port"
     )
+    serve.add_argument("--cluster", help="ClickHouse cluster of --storage (replicated tables)")
+    serve.add_argument(
+        "--otlp-grpc-port", type=int, help="also receive OTLP/gRPC logs on this port (e.g. 4317)"
+    )
     serve.set_defaults(handler=run_serve)
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
@@ -51,6 +55,8 @@ def _settings(args: argparse.Namespace) -> Settings:
         redis_url=getattr(args, "redis", None),
         metrics_token=getattr(args, "metrics_token", None),
         metrics_port=getattr(args, "metrics_port", None),
+        cluster=getattr(args, "cluster", None),
+        otlp_grpc_port=getattr(args, "otlp_grpc_port", None),
     )
 
 

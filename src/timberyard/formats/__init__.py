@@ -20,6 +20,7 @@ _MODULES: dict[str, str] = {
     "text": "text",
     "csv": "csv_",
     "obl": "obl",
+    "otlp": "otlp",  # OTLP/HTTP logs, protobuf or JSON; answered by api/otlp.py
 }
 FORMATS: tuple[str, ...] = tuple(_MODULES)
 
@@ -37,6 +38,8 @@ CONTENT_TYPES: dict[str, str] = {
     "text/csv": "csv",
     "text/tab-separated-values": "csv",
     "application/x-obl": "obl",
+    "application/x-protobuf": "otlp",
+    "application/protobuf": "otlp",
 }
 
 # Content types that say nothing about the format: fall through to sniffing.

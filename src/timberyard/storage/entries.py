@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import logging
+import re
 import threading
 from collections.abc import Iterable, Sequence
 from pathlib import Path
@@ -10,9 +11,21 @@ from typing import Any
 from urllib.parse import urlparse, urlunparse
 
 import clickhouse_connect
-from clickhouse_connect.driver.exceptions import ClickHouseError
 
 from . import schema
+from .errors import StoreError, StoreInternal, StoreRejected, StoreUnavailable, translate
+from .filters import PUBLIC_PARAMETERS
+from .reads import EntryReads
+
+__all__ = [
+    "EntryStore",
+    "StoreError",
+    "StoreInternal",
+    "StoreRejected",
+    "StoreUnavailable",
+    "database_of",
+    "storage_dsn",
+]
 
 log = logging.getLogger(__name__)
 
@@ -20,10 +33,8 @@ log = logging.getLogger(__name__)
 # process shares one client per path.
 _CHDB_CLIENTS: dict[str, Any] = {}
 _CHDB_LOCK = threading.Lock()
-
-
-class StoreUnavailable(Exception):
-    """The entry store cannot be reached or refused the request."""
+# Cluster names are written into DDL (ON CLUSTER, Distributed, cluster()).
+_NAME = re.compile(r"[A-Za-z0-9_.-]{1,100}")
 
 
 def storage_dsn(storage: str | None, data_dir: Path) -> str:
@@ -48,18 +59,41 @@ def database_of(dsn: str, default: str) -> str:
     return path or default
 
 
-class EntryStore:
-    """Reads and writes log entries in one ClickHouse database."""
+class EntryStore(EntryReads):
+    """Reads and writes log entries in one ClickHouse database (or cluster: `cluster`
+    names it; entries then live in replicated local tables behind a Distributed one)."""
 
-    def __init__(self, dsn: str, database: str) -> None:
+    def __init__(self, dsn: str, database: str, cluster: str | None = None) -> None:
         self.dsn = dsn
         self.database = database
         self.embedded = dsn.startswith("chdb://")
+        if cluster and self.embedded:
+            raise ValueError(
+                f"cluster {cluster!r} needs a ClickHouse server: pass --storage http://host:8123/db"
+            )
+        if cluster and not _NAME.fullmatch(cluster):
+            raise ValueError(
+                f"invalid cluster name {cluster!r}: use letters, digits, '_', '-' and '.'"
+            )
+        self.cluster = cluster or None
         self._client: Any = None
 
     @property
     def table(self) -> str:
+        """The table entries are inserted into and read from."""
         return f"`{self.database}`.logs"
+
+    def mutation_target(self) -> str:
+        """The table (and ON CLUSTER clause) that partition drops and deletes address."""
+        if self.cluster:
+            return f"`{self.database}`.logs_local{schema.on_cluster(self.cluster)}"
+        return self.table
+
+    def partition_source(self) -> str:
+        """Where `_partition_id` of the stored rows can be read (one replica per shard)."""
+        if self.cluster:
+            return f"cluster('{self.cluster}', '{self.database}', 'logs_local')"
+        return self.table
 
     def open(self) -> None:
         """Connect and bring the schema to the current version."""
@@ -103,6 +137,10 @@ class EntryStore:
                 secure=parts.scheme == "https",
                 connect_timeout=5,
                 send_receive_timeout=60,
+                # Threads share this client: one HTTP session would refuse concurrent
+                # queries (SESSION_IS_LOCKED), and behind a load balancer in front of a
+                # cluster a session would pin every query to one node.
+                autogenerate_session_id=False,
             )
         except StoreUnavailable:
             raise
@@ -112,21 +150,18 @@ class EntryStore:
     def migrate(self) -> int:
         """Apply the migrations this database has not seen; returns the version."""
         client = self._client
-        client.command(f"CREATE DATABASE IF NOT EXISTS `{self.database}`")
-        client.command(schema.BOOTSTRAP(self.database))
-        rows = client.query(
-            f"SELECT max(version) FROM `{self.database}`.schema_version"
-        ).result_rows
+        db, cluster = self.database, self.cluster
+        client.command(f"CREATE DATABASE IF NOT EXISTS `{db}`{schema.on_cluster(cluster)}")
+        client.command(schema.bootstrap(db, cluster))
+        rows = client.query(f"SELECT max(version) FROM `{db}`.schema_version").result_rows
         current = int(rows[0][0] or 0) if rows else 0
-        for version in range(current + 1, schema.SCHEMA_VERSION + 1):
-            for statement in schema.MIGRATIONS[version - 1]:
-                sql = statement(self.database) if callable(statement) else statement
+        migrations = schema.migrations(cluster)
+        for version in range(current + 1, len(migrations) + 1):
+            for sql in schema.statements(version, db, cluster):
                 client.command(sql)
-            client.command(
-                f"INSERT INTO `{self.database}`.schema_version (version) VALUES ({int(version)})"
-            )
-            log.info("entry store %s migrated to schema version %d", self.database, version)
-        return max(current, schema.SCHEMA_VERSION)
+            client.command(f"INSERT INTO `{db}`.schema_version (version) VALUES ({int(version)})")
+            log.info("entry store %s migrated to schema version %d", db, version)
+        return max(current, len(migrations))
 
     def insert_rows(
         self, data: bytes | Iterable[bytes], token: str, fmt: str = "JSONEachRow"
@@ -139,6 +174,11 @@ class EntryStore:
             # The HTTP client may resend a body; an iterator could be sent only once.
             data = b"".join(data)
         settings: dict[str, Any] = {"insert_deduplication_token": token}
+        if self.cluster:
+            # Through the Distributed table, synchronously: the insert returns once every
+            # shard's replica has the rows (a 200 means durable), and the token reaches
+            # each shard's ReplicatedMergeTree, which deduplicates a retried block by it.
+            settings["insert_distributed_sync"] = 1
         if fmt == "Native":
             columns = [name for name, _, _ in schema.NATIVE_COLUMNS]
             # Strings arrive as String; ClickHouse makes the LowCardinality columns.
@@ -150,9 +190,9 @@ class EntryStore:
             self._client.raw_insert(
                 self.table, column_names=columns, insert_block=data, fmt=fmt, settings=settings
             )
-        except (ClickHouseError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
-        except Exception as exc:  # chDB raises its own runtime errors
+        except Exception as exc:  # driver, network and chDB runtime errors alike
+            # Every failed insert is retried from the WAL: the rows are ours, so a refusal
+            # is a bug or an outage, never the client's; the pipeline backs off either way.
             raise StoreUnavailable(str(exc)) from exc
 
     def query(
@@ -162,20 +202,25 @@ class EntryStore:
         self.ensure_open()
         try:
             result = self._client.query(sql, parameters=parameters or {}, settings=settings)
-        except (ClickHouseError, OSError) as exc:
-            raise StoreUnavailable(str(exc)) from exc
+        except Exception as exc:
+            raise translate(exc, PUBLIC_PARAMETERS) from exc
         return result.result_rows
 
     def command(self, sql: str, parameters: dict[str, Any] | None = None) -> Any:
         """Run a statement that returns no rows."""
-        return self._client.command(sql, parameters=parameters or {})
+        self.ensure_open()
+        try:
+            return self._client.command(sql, parameters=parameters or {})
+        except Exception as exc:
+            raise translate(exc, PUBLIC_PARAMETERS) from exc
 
     def stats(self) -> dict[str, int]:
         """Rows and bytes of the entry table's active parts."""
         rows = self.query(
             "SELECT sum(rows), sum(bytes_on_disk), sum(data_uncompressed_bytes), count()"
-            " FROM system.parts WHERE database = {db:String} AND table = 'logs' AND active",
-            {"db": self.database},
+            f" FROM {self._parts()} WHERE database = {{db:String}} AND table = {{t:String}}"
+            " AND active",
+            {"db": self.database, "t": "logs_local" if self.cluster else "logs"},
         )
         count, on_disk, uncompressed, parts = (int(v or 0) for v in rows[0])
         return {
@@ -185,13 +230,17 @@ class EntryStore:
             "parts": parts,
         }
 
+    def _parts(self) -> str:
+        return f"cluster('{self.cluster}', system.parts)" if self.cluster else "system.parts"
+
     def optimize(self) -> None:
         """Merge all parts now (benchmarks; ClickHouse merges in the background anyway)."""
-        self.command(f"OPTIMIZE TABLE {self.table} FINAL")
+        self.command(f"OPTIMIZE TABLE {self.mutation_target()} FINAL")
 
     def drop_database(self) -> None:
         """Remove every table of this database (tests and uninstall)."""
-        self._client.command(f"DROP DATABASE IF EXISTS `{self.database}`")
+        on = schema.on_cluster(self.cluster)
+        self._client.command(f"DROP DATABASE IF EXISTS `{self.database}`{on}")
 
     def close(self) -> None:
         """Release the connection (the embedded client stays for the process)."""

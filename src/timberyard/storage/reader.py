@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import re
 from typing import Any
 
 import msgspec
@@ -39,6 +40,8 @@ SELECT: list[tuple[str, str]] = [
 SELECT_SQL = ", ".join(expr for expr, _ in SELECT)
 NAMES = [name for _, name in SELECT]
 _decode = msgspec.json.Decoder().decode
+# int(text, 16) alone would take a sign, underscores and surrounding spaces.
+_PUBLIC_ID = re.compile(r"[0-9a-fA-F]{16}")
 
 
 def format_id(value: int) -> str:
@@ -47,13 +50,10 @@ def format_id(value: int) -> str:
 
 
 def parse_id(text: str) -> int | None:
-    """The numeric id of a public id, or None when it is not one."""
-    if len(text) != 16:
+    """The numeric id of a public id (exactly 16 hex digits, no sign), or None."""
+    if not _PUBLIC_ID.fullmatch(text):
         return None
-    try:
-        return int(text, 16)
-    except ValueError:
-        return None
+    return int(text, 16)
 
 
 def to_entry(row: Any) -> dict[str, Any]:

@@ -117,7 +117,7 @@ _MINUTE_QUERY = (
 )
 
 
-def _create_logs_v3(db: str, table: str) -> str:
+def _create_logs_v3(db: str, table: str, cluster: str | None = None) -> str:
     """Schema 3: each day partitioned again into errors and the rest.
 
     A query for errors (`level:error`, `level:>=error`, the error groups) then reads
@@ -137,12 +137,19 @@ def _create_logs_v3(db: str, table: str) -> str:
     )
     indexes = [text, *_INDEXES[1:]]
     body = ",\n  ".join([*_columns(codecs), *indexes, f"PROJECTION p_minute {_MINUTE_QUERY}"])
+    if cluster:
+        # One replication path per shard; every replica of it keeps the block ids of the
+        # last 10000 inserts, so a retried batch (same deduplication token) is stored once.
+        engine = f"ReplicatedMergeTree('/clickhouse/tables/{{shard}}/{db}/{table}', '{{replica}}')"
+        window = "replicated_deduplication_window = 10000"
+    else:
+        engine, window = "MergeTree", "non_replicated_deduplication_window = 10000"
     return (
-        f"CREATE TABLE IF NOT EXISTS `{db}`.{table} (\n  {body}\n)\n"
-        "ENGINE = MergeTree\n"
+        f"CREATE TABLE IF NOT EXISTS `{db}`.{table}{on_cluster(cluster)} (\n  {body}\n)\n"
+        f"ENGINE = {engine}\n"
         f"PARTITION BY (toDate(timestamp), severity >= {ERROR_SEVERITY})\n"
         "ORDER BY (project_id, timestamp, id)\n"
-        "SETTINGS non_replicated_deduplication_window = 10000, index_granularity = 8192,"
+        f"SETTINGS {window}, index_granularity = 8192,"
         # Merges wait for ten parts of a size rather than five: each row is rewritten
         # fewer times. Merging was the largest CPU cost of sustained ingestion.
         " merge_selector_base = 10,"
@@ -192,3 +199,88 @@ MIGRATIONS: list[list] = [
 
 SCHEMA_VERSION = len(MIGRATIONS)
 BOOTSTRAP = _create_meta
+
+
+# -- cluster mode ---------------------------------------------------------------
+
+
+def on_cluster(cluster: str | None) -> str:
+    """The ON CLUSTER clause of a DDL statement (empty on a single server)."""
+    return f" ON CLUSTER `{cluster}`" if cluster else ""
+
+
+def _create_meta_cluster(db: str, cluster: str) -> str:
+    # One replication path for every host of the cluster (no {shard}): the version
+    # recorded by one node is the version every node reads.
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.schema_version{on_cluster(cluster)} "
+        "(version UInt32, applied_at DateTime DEFAULT now()) ENGINE = "
+        f"ReplicatedMergeTree('/clickhouse/tables/{db}/schema_version', '{{replica}}')"
+        " ORDER BY version"
+    )
+
+
+def _create_distributed(db: str, cluster: str) -> str:
+    """The Distributed table `logs` over every shard's `logs_local`.
+
+    Sharded by a hash of the id, a deterministic key: a retried batch splits into
+    the same per-shard blocks as the first attempt, so each shard's replicas
+    recognise the block by its deduplication token. Columns as in the local table
+    (the EPHEMERAL instants and their DEFAULTs too: the timestamp is computed on
+    insert), without codecs, indexes or projections, which only local tables have.
+    """
+    columns = [
+        " ".join(filter(None, (f"`{name}` {kind}", _DEFAULTS.get(name))))
+        for name, kind in COLUMNS.items()
+    ]
+    columns = [f"`{name}` {kind} EPHEMERAL" for name, kind in _EPHEMERAL.items()] + columns
+    body = ",\n  ".join(columns)
+    return (
+        f"CREATE TABLE IF NOT EXISTS `{db}`.logs{on_cluster(cluster)} (\n  {body}\n)\n"
+        f"ENGINE = Distributed(`{cluster}`, `{db}`, logs_local, sipHash64(id))"
+    )
+
+
+# Cluster mode is younger than schema 3: its first migration creates the schema-3
+# layout directly, and versions 2 and 3 have nothing left to do. A later migration
+# is appended to both lists, here with its ON CLUSTER form.
+CLUSTER_MIGRATIONS: list[list] = [
+    [
+        lambda db, cluster: _create_logs_v3(db, "logs_local", cluster),
+        _create_distributed,
+    ],
+    [],
+    [],
+]
+
+
+def migrations(cluster: str | None = None) -> list[list]:
+    """The migrations of a single server (cluster None) or of a cluster."""
+    return CLUSTER_MIGRATIONS if cluster else MIGRATIONS
+
+
+def bootstrap(db: str, cluster: str | None = None) -> str:
+    """The statement that creates the schema_version table."""
+    return _create_meta_cluster(db, cluster) if cluster else _create_meta(db)
+
+
+def statements(version: int, db: str, cluster: str | None = None) -> list[str]:
+    """The SQL of one migration (bringing a database to `version`) for a database."""
+    out = []
+    for statement in migrations(cluster)[version - 1]:
+        if not callable(statement):
+            out.append(statement)
+        elif cluster:
+            out.append(statement(db, cluster))
+        else:
+            out.append(statement(db))
+    return out
+
+
+def ddl(db: str, cluster: str | None = None) -> list[str]:
+    """Every statement that brings an empty database to the current schema, in order."""
+    create_db = f"CREATE DATABASE IF NOT EXISTS `{db}`{on_cluster(cluster)}"
+    out = [create_db, bootstrap(db, cluster)]
+    for version in range(1, len(migrations(cluster)) + 1):
+        out += statements(version, db, cluster)
+    return out
