@@ -23,6 +23,9 @@ from timberyard.settings import Settings
 
 ADMIN_TOKEN = "adm_test_token_0123456789abcdef"
 
+# Real PostgreSQL and Redis servers, started once per session when a test asks.
+pytest_plugins = ["daemons"]
+
 
 @pytest.fixture(scope="session")
 def chdb_path(tmp_path_factory: pytest.TempPathFactory) -> Path:

@@ -23,9 +23,9 @@ def free_port() -> int:
         return int(s.getsockname()[1])
 
 
-def init(data: Path, plan: str = "enterprise") -> dict[str, Any]:
+def init(data: Path, plan: str = "enterprise", args: list[str] | None = None) -> dict[str, Any]:
     out = subprocess.run(
-        [sys.executable, "-m", "timberyard", "init", "--data", str(data), "--plan", plan],
+        [sys.executable, "-m", "timberyard", "init", "--data", str(data), "--plan", plan, *(args or [])],
         check=True, capture_output=True, text=True,
     )
     return json.loads(out.stdout)

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import asyncio
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -118,8 +117,8 @@ async def test_usage_month_parameter(harness: Harness) -> None:
     assert (await harness.client.get("/v1/usage")).status_code == 401
 
 
-async def test_counters_survive_restart(tmp_path: Path) -> None:
-    meta = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+async def test_counters_survive_restart(meta_url: str) -> None:
+    meta = MetaStore(meta_url)
     meta.create()
     org = meta.create_organisation("o", "free")["id"]
     clock = Clock(fixed=1_795_000_000.0)
@@ -157,3 +156,30 @@ async def test_limits_can_be_turned_off(make_harness: Any) -> None:
         statuses = {(await h.client.post("/v1/logs", json={"logs": [{"message": "x"}] * 3}, headers=headers)).status_code
                     for _ in range(3)}
         assert statuses == {200}
+
+
+async def test_counts_survive_a_failed_save(meta_url: str) -> None:
+    """Defect 13: a database error while saving must keep the pending counts for the next save."""
+    meta = MetaStore(meta_url)
+    meta.create()
+    orgs = [meta.create_organisation(f"o{i}", "pro")["id"] for i in range(3)]
+    limiter = Limiter(meta, Clock(fixed=1_795_000_000.0))
+    for n, org in enumerate(orgs, start=1):
+        limiter.reserve(org, n)
+    real_add = meta.add_usage
+    calls: list[str] = []
+
+    def flaky_add(org_id: str, month: str, count: int, overage: int) -> None:
+        calls.append(org_id)
+        if len(calls) == 2:
+            raise OSError("database is locked")
+        real_add(org_id, month, count, overage)
+
+    meta.add_usage = flaky_add  # type: ignore[method-assign]
+    with pytest.raises(OSError):
+        limiter.save()
+    limiter.reserve(orgs[0], 10)  # counted while the failed save was being handled
+    limiter.save()
+    limiter.save()  # nothing left: no double counting
+    fresh = Limiter(meta, Clock(fixed=1_795_000_000.0))
+    assert [fresh.usage(org)["used"] for org in orgs] == [11, 2, 3]

@@ -13,7 +13,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, flows, ingest, openapi, query, tracking
+from .api import admin, browser, compat_read, flows, ingest, openapi, ops, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
@@ -21,6 +21,7 @@ from .api.common import JSONResponse, error_response
 from .api.otlp_grpc import OtlpGrpcServer
 from .clock import Clock
 from .errors import TimberyardError
+from .metrics import MetricsMiddleware
 from .services import Services, build_services
 from .settings import Settings
 from .storage.entries import StoreInternal, StoreRejected, StoreUnavailable
@@ -107,7 +108,11 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         except StoreUnavailable as exc:
             # Keep accepting into the WAL; the flusher connects when the store is back.
             log.error("entry store unavailable at start-up: %s", exc)
+        if services.relay is not None:
+            services.pipeline.id_offset = await services.relay.claim_slot()
         await services.pipeline.start()
+        if services.relay is not None:
+            await services.relay.start()
         await services.dispatcher.start()
         await services.limiter.start()
         await services.retention.start()
@@ -127,12 +132,15 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await services.retention.stop()
             await services.dispatcher.stop()
             await services.pipeline.stop()
+            if services.relay is not None:
+                await services.relay.stop()
             await services.limiter.stop()
             services.store.close()
             services.meta.close()
 
     routes = [
         Route("/health", _health, methods=["GET"]),
+        *ops.routes,
         *openapi.routes,
         *browser.routes,
         *ingest.routes,
@@ -159,4 +167,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         },
     )
     app.state.services = services
+    templates = {r.endpoint: r.path for r in reversed(routes) if isinstance(r, Route)}
+    app.add_middleware(ops.ReplayGate, pipeline=services.pipeline,
+                       timeout=settings.ready_wait_seconds)  # fmt: skip
+    app.add_middleware(MetricsMiddleware, metrics=services.metrics, templates=templates)
     return app

@@ -108,6 +108,25 @@ class Debouncer:
         entry_id, window_end_ms, count = found
         return Occurrence(entry_id, window_end_ms, count, now_ms)
 
+    def claim(
+        self, project_id: str, key: str, entry_id: int, window_seconds: int
+    ) -> Occurrence | None:
+        """Fold into the open window, or open one whose first entry is `entry_id` (None).
+
+        One decision in one transaction, so two nodes sharing the metadata store never
+        both open a window for one key.
+        """
+        now_ms = int(self.clock() * 1000)
+        found = self.meta.debounce_claim(
+            project_id, self.key_hash(key), entry_id, now_ms, now_ms + window_seconds * 1000
+        )
+        if found is None:
+            if self._projects_with_state is not None:
+                self._projects_with_state.add(project_id)
+            return None
+        first_id, window_end_ms, count = found
+        return Occurrence(first_id, window_end_ms, count, now_ms)
+
     def open(self, project_id: str, key: str, entry_id: int, window_seconds: int) -> None:
         """Start a window whose first entry is `entry_id`."""
         now_ms = int(self.clock() * 1000)

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import re
 import time
+from collections.abc import Callable
 
 from .errors import TimberyardError
 from .storage.meta import KIND_BY_PREFIX, KeyInfo, MetaStore
@@ -47,6 +48,8 @@ class Keys:
     def __init__(self, meta: MetaStore, cache: KeyCache | None = None) -> None:
         self.meta = meta
         self.cache = cache or KeyCache()
+        # Called after clear(): with several nodes, tells the others to clear theirs.
+        self.on_clear: list[Callable[[], None]] = []
 
     def lookup(self, secret: str | None) -> KeyInfo:
         """The key's grant, or 401 when it is missing, malformed, unknown or revoked."""
@@ -61,5 +64,7 @@ class Keys:
         return info
 
     def clear(self) -> None:
-        """Forget cached grants after an admin change."""
+        """Forget cached grants after an admin change (on every node, with Redis)."""
         self.cache.clear()
+        for notify in self.on_clear:
+            notify()

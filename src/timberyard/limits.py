@@ -10,14 +10,18 @@ from __future__ import annotations
 import asyncio
 import logging
 import math
+import threading
 import time
 from collections.abc import Callable
 from dataclasses import dataclass
 from datetime import UTC, datetime
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 from .errors import TimberyardError
 from .storage.meta import MetaStore
+
+if TYPE_CHECKING:
+    from .shared.counters import RedisCounters
 
 log = logging.getLogger(__name__)
 
@@ -86,8 +90,13 @@ class Limiter:
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 5.0,
         enforce: bool = True,
+        shared: RedisCounters | None = None,
     ) -> None:
         self.meta = meta
+        # With several nodes: buckets and month counters in Redis (exact across nodes);
+        # the in-process ones below stand in while Redis cannot be reached.
+        self.shared = shared
+        self._shared_down_logged = 0.0
         self.enforce = enforce
         self.clock = clock
         self.cache_seconds = cache_seconds
@@ -95,6 +104,8 @@ class Limiter:
         self._buckets: dict[tuple[str, str], TokenBucket] = {}
         self._used: dict[tuple[str, str], list[int]] = {}  # (org, month) -> [count, overage]
         self._unsaved: dict[tuple[str, str], list[int]] = {}
+        self._lock = threading.Lock()  # save() runs in a worker thread
+        self.refused = {"rate": 0, "quota": 0}  # requests refused, for the metrics
         self._task: asyncio.Task[None] | None = None
 
     # -- organisations ------------------------------------------------------
@@ -142,15 +153,19 @@ class Limiter:
         limits = self.limits_of(org_id)
         now = self.clock()
         waits = []
-        if limits.requests_per_minute is not None:
+        wait = self._shared_take(limits, org_id, key_id, client, client_per_minute)
+        if wait is not None:
+            waits.append(wait)
+        elif limits.requests_per_minute is not None:
             for scope in (("org", org_id), ("key", key_id)):
                 waits.append(self._bucket(scope, limits.requests_per_minute, now).take(now))
-        if client is not None and client_per_minute is not None:
+        if wait is None and client is not None and client_per_minute is not None:
             waits.append(
                 self._bucket(("ip", f"{org_id}/{client}"), client_per_minute, now).take(now)
             )
         wait = max(waits, default=0.0)
         if wait > 0:
+            self.refused["rate"] += 1
             seconds = max(1, math.ceil(wait))
             raise TimberyardError(
                 "RATE_LIMITED",
@@ -158,6 +173,37 @@ class Limiter:
                 headers={"Retry-After": str(seconds)},
                 retryAfter=seconds,
             )
+
+    def _shared_take(
+        self,
+        limits: OrgLimits,
+        org_id: str,
+        key_id: str,
+        client: str | None,
+        client_per_minute: int | None,
+    ) -> float | None:
+        """The wait from the shared buckets; None without Redis or while it is unreachable."""
+        if self.shared is None:
+            return None
+        buckets: list[tuple[str, int]] = []
+        if limits.requests_per_minute is not None:
+            rpm = limits.requests_per_minute
+            buckets += [(f"org:{org_id}", rpm), (f"key:{key_id}", rpm)]
+        if client is not None and client_per_minute is not None:
+            buckets.append((f"ip:{org_id}/{client}", client_per_minute))
+        if not buckets:
+            return 0.0
+        try:
+            return self.shared.take(buckets)
+        except Exception as exc:
+            self._shared_down(exc)
+            return None
+
+    def _shared_down(self, exc: Exception) -> None:
+        now = time.monotonic()
+        if now - self._shared_down_logged > 10:
+            self._shared_down_logged = now
+            log.error("redis unreachable, limits are per node meanwhile: %s", exc)
 
     def _bucket(self, scope: tuple[str, str], per_minute: int, now: float) -> TokenBucket:
         bucket = self._buckets.get(scope)
@@ -183,49 +229,96 @@ class Limiter:
             return False
         limits = self.limits_of(org_id)
         month = month_of(self.clock())
-        used = self._counter(org_id, month)
         quota = limits.monthly_quota
+        shared = self._shared_reserve(limits, org_id, month, count)
+        if shared is not None:
+            counted, total, over = shared
+            if not counted:
+                self._refuse_quota(quota or 0, total, count)
+            self._pending(org_id, month, count, over)
+            return quota is not None and total >= quota
+        used = self._counter(org_id, month)
         over = 0
         if quota is not None and used[0] + count > quota:
             if limits.hard_limit:
-                left = max(0, quota - used[0])
-                raise TimberyardError(
-                    "QUOTA_EXCEEDED",
-                    f"monthly quota of {quota} logs exhausted: {left} remain this month and"
-                    f" this request has {count}; upgrade the plan or wait for next month",
-                    limitReached=True,
-                    quota=quota,
-                    used=used[0],
-                )
+                self._refuse_quota(quota, used[0], count)
             over = min(count, used[0] + count - quota)
         used[0] += count
         used[1] += over
-        pending = self._unsaved.setdefault((org_id, month), [0, 0])
-        pending[0] += count
-        pending[1] += over
+        self._pending(org_id, month, count, over)
         return quota is not None and used[0] >= quota
+
+    def _refuse_quota(self, quota: int, used: int, count: int) -> None:
+        self.refused["quota"] += 1
+        left = max(0, quota - used)
+        raise TimberyardError(
+            "QUOTA_EXCEEDED",
+            f"monthly quota of {quota} logs exhausted: {left} remain this month and"
+            f" this request has {count}; upgrade the plan or wait for next month",
+            limitReached=True,
+            quota=quota,
+            used=used,
+        )
+
+    def _pending(self, org_id: str, month: str, count: int, over: int) -> None:
+        """Add to the counts the next save writes to the metadata store."""
+        with self._lock:
+            pending = self._unsaved.setdefault((org_id, month), [0, 0])
+            pending[0] += count
+            pending[1] += over
+
+    def _shared_reserve(
+        self, limits: OrgLimits, org_id: str, month: str, count: int
+    ) -> tuple[bool, int, int] | None:
+        """(counted, month total, overage) from Redis; None without it or while unreachable."""
+        if self.shared is None:
+            return None
+        quota, hard = limits.monthly_quota, limits.hard_limit
+        try:
+            found = self.shared.reserve(org_id, month, count, quota, hard)
+            if found is None:  # no counter in Redis yet: seed it from the metadata store
+                seed = self._saved_total(org_id, month)
+                found = self.shared.reserve(org_id, month, count, quota, hard, seed)
+        except Exception as exc:
+            self._shared_down(exc)
+            return None
+        assert found is not None
+        return bool(found[0]), found[1], found[2]
+
+    def _saved_total(self, org_id: str, month: str) -> tuple[int, int]:
+        """The stored counts of every node, plus this node's not yet saved."""
+        count, over = self.meta.get_usage(org_id, month)
+        with self._lock:
+            pending = self._unsaved.get((org_id, month), [0, 0])
+            return count + pending[0], over + pending[1]
 
     def release(self, org_id: str, count: int) -> None:
         """Give back a reservation whose entries were not stored after all."""
         if not self.enforce:
             return
         month = month_of(self.clock())
-        used = self._counter(org_id, month)
         limits = self.limits_of(org_id)
+        if self.shared is not None:
+            try:
+                over = self.shared.release(org_id, month, count, limits.monthly_quota)
+            except Exception as exc:
+                self._shared_down(exc)
+            else:
+                self._pending(org_id, month, -count, -over)
+                return
+        used = self._counter(org_id, month)
         over = 0
         if limits.monthly_quota is not None:
             over = max(0, min(count, used[0] - limits.monthly_quota))
         used[0] -= count
         used[1] -= over
-        pending = self._unsaved.setdefault((org_id, month), [0, 0])
-        pending[0] -= count
-        pending[1] -= over
+        self._pending(org_id, month, -count, -over)
 
     def usage(self, org_id: str, month: str | None = None) -> dict[str, Any]:
         """The organisation's usage document for a month (default: this one)."""
         limits = self.limits_of(org_id)
         month = month or month_of(self.clock())
-        used, overage = self._counter(org_id, month)
+        used, overage = self._shared_usage(org_id, month) or self._counter(org_id, month)
         quota = limits.monthly_quota
         return {
             "organisation": org_id,
@@ -240,14 +333,36 @@ class Limiter:
             "rateLimitPerMinute": limits.requests_per_minute,
         }
 
+    def _shared_usage(self, org_id: str, month: str) -> tuple[int, int] | None:
+        if self.shared is None:
+            return None
+        try:
+            return self.shared.usage(org_id, month)
+        except Exception as exc:
+            self._shared_down(exc)
+            return None
+
     # -- persistence ----------------------------------------------------------
 
     def save(self) -> None:
         """Write the counts taken since the last save to the metadata store."""
-        pending, self._unsaved = self._unsaved, {}
-        for (org_id, month), (count, over) in pending.items():
-            if count or over:
-                self.meta.add_usage(org_id, month, count, over)
+        with self._lock:
+            pending, self._unsaved = self._unsaved, {}
+        try:
+            for key in list(pending):
+                count, over = pending[key]
+                if count or over:
+                    self.meta.add_usage(key[0], key[1], count, over)
+                del pending[key]  # written: each add_usage is its own transaction
+        finally:
+            # What was not written goes back, added to what was counted meanwhile,
+            # so a database error delays the counts instead of dropping them.
+            if pending:
+                with self._lock:
+                    for key, (count, over) in pending.items():
+                        slot = self._unsaved.setdefault(key, [0, 0])
+                        slot[0] += count
+                        slot[1] += over
 
     async def start(self, period: float = 1.0) -> None:
         async def loop() -> None:

@@ -14,9 +14,12 @@ from .ingest.service import Ingestor
 from .ingest.syslog_server import SyslogListener, project_grant, tls_context
 from .keys import Keys
 from .limits import Limiter
+from .metrics import CountingLog, Metrics
 from .model import Limits
 from .retention import Retention
 from .settings import Settings
+from .shared.counters import RedisCounters
+from .shared.relay import Relay
 from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
 from .storage.entries import EntryStore, database_of, storage_dsn
 from .storage.meta import MetaStore
@@ -41,6 +44,8 @@ class Services:
     tail: Broker  # the live tail's fan-out
     keys: Keys
     ingestor: Ingestor  # the one ingestion use-case every surface calls
+    metrics: Metrics  # this app's Prometheus registry
+    relay: Relay | None = None  # with Redis: rows and invalidations between nodes
     syslog: SyslogListener | None = None  # the network syslog listener, when a port is set
 
     def compile_query(self, q: str) -> tuple[str, dict[str, Any]]:
@@ -105,14 +110,28 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_message_bytes=settings.max_message_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
-    limiter = Limiter(meta, clock, enforce=settings.enforce_limits)
+    shared = RedisCounters(settings.redis_url) if settings.redis_url else None
+    limiter = Limiter(meta, clock, enforce=settings.enforce_limits, shared=shared)
     retention = Retention(store, meta, clock, settings.retention_check_seconds)
     channels = SqlChannels(meta.engine)
     tail = Broker.from_settings(settings)
-    pipeline.listeners.append(tail.publish)
+    keys = Keys(meta)
+    relay = None
+    if settings.redis_url:
+
+        def invalidated() -> None:  # another node changed keys, projects or plans
+            keys.cache.clear()
+            limiter.forget()
+
+        relay = Relay(settings.redis_url, tail.publish, invalidated)
+        pipeline.listeners.append(relay.rows)  # every node's rows reach tails in id order
+        keys.on_clear.append(relay.invalidate)
+    else:
+        pipeline.listeners.append(tail.publish)
     dispatcher = build_dispatcher(settings, meta, channels, clock)
+    dispatcher.log = CountingLog(dispatcher.log)  # attempts by outcome, for the metrics
     ingestor = Ingestor(pipeline, limiter, dispatcher, clock, limits)
-    return Services(
+    services = Services(
         settings=settings,
         clock=clock,
         store=store,
@@ -125,10 +144,14 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         dispatcher=dispatcher,
         channels=channels,
         tail=tail,
-        keys=Keys(meta),
+        keys=keys,
         ingestor=ingestor,
+        metrics=Metrics(),
+        relay=relay,
         syslog=build_syslog(settings, meta, ingestor),
     )
+    services.metrics.attach(services)
+    return services
 
 
 def build_syslog(settings: Settings, meta: MetaStore, ingestor: Ingestor) -> SyslogListener | None:

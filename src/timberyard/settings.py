@@ -44,6 +44,27 @@ class Settings:
         "TIMBERYARD_META_URL",
         "SQLAlchemy URL of the metadata store; empty: SQLite file in the data folder",
     )
+    redis_url: str | None = _setting(
+        None,
+        "TIMBERYARD_REDIS_URL",
+        "Redis shared by several nodes (rate limits, quotas, debounce, live tail, alert"
+        " deduplication, key changes); empty: in-process state of one node",
+    )
+    metrics_token: str | None = _setting(
+        None,
+        "TIMBERYARD_METRICS_TOKEN",
+        "bearer token for GET /metrics besides the admin token",
+    )
+    metrics_port: int = _setting(
+        0,
+        "TIMBERYARD_METRICS_PORT",
+        "serve /metrics without authentication on this port too (0: off)",
+    )
+    ready_wait_seconds: float = _setting(
+        10.0,
+        "TIMBERYARD_READY_WAIT_SECONDS",
+        "longest a read waits after a restart for the WAL replay to reach the store",
+    )
     admin_token: str | None = _setting(
         None, "TIMBERYARD_ADMIN_TOKEN", "admin token for /v1/admin (else the one `init` generated)"
     )

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import threading
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -30,8 +29,9 @@ def snapshot(n: int) -> EntrySnapshot:
 
 
 @pytest.fixture
-def meta(tmp_path: Path) -> Iterator[MetaStore]:
-    store = MetaStore(f"sqlite:///{tmp_path / 'meta.sqlite3'}")
+def meta(meta_url: str) -> Iterator[MetaStore]:
+    """A fresh metadata store: SQLite, then PostgreSQL (daemons.meta_url)."""
+    store = MetaStore(meta_url)
     store.create()
     yield store
     store.close()
@@ -46,7 +46,7 @@ def groups(request: pytest.FixtureRequest, meta: MetaStore) -> SqlGroupStore:
 def test_returning_is_detected(meta: MetaStore) -> None:
     import sqlite3
 
-    expected = sqlite3.sqlite_version_info >= (3, 35)
+    expected = meta.url.startswith("postgresql") or sqlite3.sqlite_version_info >= (3, 35)
     assert SqlGroupStore(meta.engine).returning is expected
 
 
@@ -228,3 +228,29 @@ def test_async_methods_run_off_the_event_loop(groups: SqlGroupStore) -> None:
         return await groups.fold(KEY, "a", 1, snapshot(1), 0.0, 1.0)
 
     assert asyncio.run(main()) == 1
+
+
+def test_a_storm_through_two_nodes_notifies_once(meta: MetaStore) -> None:
+    """Two nodes (two engines on one database) folding one group: one notification per interval."""
+    other = MetaStore(meta.url)
+    nodes = [SqlGroupStore(meta.engine), SqlGroupStore(other.engine)]
+    claimed: list[int] = []
+    lock = threading.Lock()
+    start = threading.Barrier(4)
+
+    def work(store: SqlGroupStore) -> None:
+        start.wait()
+        for _ in range(30):
+            n = store.fold_sync(KEY, "a", 1, snapshot(1), 1000.0, 600.0)
+            with lock:
+                claimed.append(n)
+
+    workers = [threading.Thread(target=work, args=(nodes[i % 2],)) for i in range(4)]
+    for worker in workers:
+        worker.start()
+    for worker in workers:
+        worker.join()
+    assert [n for n in claimed if n] == [1]
+    [due] = nodes[1].take_due_sync(2000.0)
+    assert due.count == 119 and nodes[0].take_due_sync(2000.0) == []
+    other.close()

@@ -44,11 +44,14 @@ async def track(request: Request) -> JSONResponse:
     row = prepared.rows[0]
 
     debounce_key = None
+    row["id"] = ingestor.assign_ids(1)
     if spec is not None:
         debounce_key = spec.key or "|".join(
             (row["level"], row.get("service", ""), group_title(row["message"]))
         )
-        folded = svc.debouncer.hit(key.project_id, debounce_key)
+        # Folds into the open window, or opens one for this entry before the await
+        # below, so a concurrent repeat (on any node) folds into this entry.
+        folded = svc.debouncer.claim(key.project_id, debounce_key, row["id"], spec.window_seconds)
         if folded is not None:
             return JSONResponse(
                 {
@@ -59,12 +62,8 @@ async def track(request: Request) -> JSONResponse:
                 }
             )
 
-    row["id"] = ingestor.assign_ids(1)
     if notify is not None:
         row["send_notification"] = notify
-    if debounce_key is not None and spec is not None:
-        # Opened before the await below, so a concurrent repeat folds into this entry.
-        svc.debouncer.open(key.project_id, debounce_key, row["id"], spec.window_seconds)
     try:
         accepted = await ingestor.commit(key, prepared, "tracking")
     except BaseException:

@@ -23,6 +23,14 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--storage", help="ClickHouse server instead of embedded: http://host:8123/db"
     )
+    serve.add_argument(
+        "--meta", help="metadata store URL, e.g. postgresql+psycopg://user@host/db (default SQLite)"
+    )
+    serve.add_argument("--redis", help="Redis shared by several nodes, e.g. redis://host:6379/0")
+    serve.add_argument("--metrics-token", help="bearer token for GET /metrics")
+    serve.add_argument(
+        "--metrics-port", type=int, help="also serve /metrics, unauthenticated, on this port"
+    )
     serve.add_argument("--cluster", help="ClickHouse cluster of --storage (replicated tables)")
     serve.add_argument(
         "--otlp-grpc-port", type=int, help="also receive OTLP/gRPC logs on this port (e.g. 4317)"
@@ -35,6 +43,7 @@ def register(sub: Any) -> None:
 
     init = sub.add_parser("init", help="create an organisation, a project and a server key")
     init.add_argument("--data", help="data folder (default ./timberyard-data)")
+    init.add_argument("--meta", help="metadata store URL (default SQLite in the data folder)")
     init.add_argument("--plan", choices=PLANS, default="free", help="plan of the organisation")
     init.add_argument("--name", default="default", help="name of the organisation and project")
     init.set_defaults(handler=run_init)
@@ -46,6 +55,10 @@ def _settings(args: argparse.Namespace) -> Settings:
         host=getattr(args, "host", None),
         port=getattr(args, "port", None),
         storage=getattr(args, "storage", None),
+        meta_url=getattr(args, "meta", None),
+        redis_url=getattr(args, "redis", None),
+        metrics_token=getattr(args, "metrics_token", None),
+        metrics_port=getattr(args, "metrics_port", None),
         cluster=getattr(args, "cluster", None),
         otlp_grpc_port=getattr(args, "otlp_grpc_port", None),
         syslog_port=getattr(args, "syslog_port", None),
@@ -68,6 +81,11 @@ def run_serve(args: argparse.Namespace) -> int:
         stream=sys.stderr,
     )
     app = create_app(settings)
+    if settings.metrics_port:
+        from prometheus_client import start_http_server
+
+        # A thread of its own: scrapes work even while the event loop is busy.
+        start_http_server(settings.metrics_port, settings.host, app.state.services.metrics.registry)
     # Each request decodes thousands of short-lived dicts; collecting the young
     # generation less often costs memory briefly and saves much CPU.
     gc.collect()

@@ -75,10 +75,17 @@ class Pipeline:
         self._forced: Checkpoint | None = None
         self._checkpoint = Checkpoint()
         self._last_id = 0
+        self.id_offset = 0
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._store_error: str | None = None
         self.flushed_rows = 0
+        self.store_errors = 0
+        # Called with ("insert", seconds) and ("flush_lag", seconds) per stored batch.
+        self.observers: list[Callable[[str, float], None]] = []
+        # The last WAL record the start-up replay found (0: none); see ready().
+        self._replayed_upto = 0
+        self._started = False
 
     # -- life cycle ---------------------------------------------------------
 
@@ -99,13 +106,16 @@ class Pipeline:
             # The batch in flight when the last run stopped: retry it exactly,
             # with its token, so that a batch the store did take is not stored twice.
             self._forced = checkpoint
-        now = time.monotonic()
+        # Replayed records are due at once: reads wait for them (see ready()).
+        now = time.monotonic() - self.batch_seconds
         for record in records:
             self._queue.append((record, now))
             self._queued_rows += record.rows
             self._unflushed_bytes += record.length
         if records:
             log.info("replaying %d unflushed rows from the write-ahead log", self._queued_rows)
+            self._replayed_upto = records[-1].seq
+        self._started = True
         self._tasks = [
             asyncio.create_task(self._writer(), name="wal-writer"),
             asyncio.create_task(self._flusher(), name="store-flusher"),
@@ -146,7 +156,9 @@ class Pipeline:
 
     def assign_ids(self, count: int) -> int:
         """The first of `count` new ids, unique and increasing in arrival order."""
-        base = max(self._last_id + 1, int(self.clock() * 1000) << 20)
+        # id_offset (0 on a single node) gives each node of a deployment its own part
+        # of every millisecond's ids, so two nodes never assign the same id.
+        base = max(self._last_id + 1, (int(self.clock() * 1000) << 20) + self.id_offset)
         self._last_id = base + count - 1
         return base
 
@@ -289,6 +301,19 @@ class Pipeline:
         return batch
 
     def _insert(self, batch: list[Record]) -> None:
+        started = time.monotonic()
+        queued = self._queue[0][1] if self._queue else started
+        try:
+            self._insert_batch(batch)
+        except StoreUnavailable:
+            self.store_errors += 1
+            raise
+        done = time.monotonic()
+        for observe in self.observers:
+            observe("insert", done - started)
+            observe("flush_lag", done - queued)
+
+    def _insert_batch(self, batch: list[Record]) -> None:
         first, last = batch[0].seq, batch[-1].seq
         forced = self._forced
         if forced is not None and forced.pending_first <= first and last <= forced.pending_last:
@@ -353,6 +378,30 @@ class Pipeline:
             "flushedRows": self.flushed_rows,
             "storeError": self._store_error,
         }
+
+    def replay_done(self) -> bool:
+        """Whether every record the start-up replay found is in the store."""
+        if not self._started:
+            return False
+        return not self._queue or self._queue[0][0].seq > self._replayed_upto
+
+    def ready(self) -> bool:
+        """Replay done and the store reachable: reads see every acknowledged entry."""
+        return self.replay_done() and self._store_error is None
+
+    async def wait_replayed(self, timeout: float) -> bool:
+        """Wait (at most `timeout` seconds) until the start-up replay is stored."""
+        deadline = time.monotonic() + timeout
+        while not self.replay_done():
+            if time.monotonic() >= deadline:
+                return False
+            self._flush_wake.set()
+            await asyncio.sleep(0.02)
+        return True
+
+    def wal_segments(self) -> int:
+        """How many WAL segment files exist."""
+        return len(getattr(self.wal, "_segments", ()))
 
     async def wait_flushed(self, timeout: float = 10.0) -> None:
         """Wait until everything accepted so far is in the store (tests, benchmarks)."""

@@ -111,6 +111,9 @@ class Ingestor:
         self.dispatcher = dispatcher
         self.clock = clock
         self.limits = limits
+        # For the metrics: entries per (surface, accepted|rejected), parsed bytes per surface.
+        self.entry_counts: dict[tuple[str, str], int] = {}
+        self.byte_counts: dict[str, int] = {}
 
     # -- admission ------------------------------------------------------------
 
@@ -184,6 +187,10 @@ class Ingestor:
             raise
         # Durable now: notifications are decided off the request path (never blocks).
         self.dispatcher.submit(grant.org_id, rows)
+        counts = self.entry_counts
+        for outcome, n in (("accepted", len(rows)), ("rejected", len(prepared.errors))):
+            if n:
+                counts[surface, outcome] = counts.get((surface, outcome), 0) + n
         return Accepted(rows, prepared.errors, limit_reached)
 
     async def accept(
@@ -217,6 +224,7 @@ class Ingestor:
     ) -> Accepted:
         """Parse a body (a format of ours, or `decode` for a protocol's own) and accept it."""
         now_ns = self.clock.now_ns()
+        self.byte_counts[surface] = self.byte_counts.get(surface, 0) + len(body)
 
         def parse_and_prepare() -> Prepared:
             if decode is not None:

@@ -1,7 +1,8 @@
 """The metadata store: organisations, projects, keys and settings (SQLAlchemy Core).
 
-SQLite in the data folder by default; any SQLAlchemy URL (PostgreSQL) works
-because only portable Core constructs are used.
+SQLite in the data folder by default; PostgreSQL (`postgresql+psycopg://...`) when
+several nodes share one deployment. Only portable Core constructs are used, and the
+schema is made by the numbered migrations of `migrations.py`.
 """
 
 from __future__ import annotations
@@ -9,8 +10,10 @@ from __future__ import annotations
 import hashlib
 import hmac
 import secrets
+import threading
 import time
 import uuid
+from contextlib import nullcontext
 from dataclasses import dataclass
 from typing import Any
 
@@ -88,6 +91,8 @@ debounce = sa.Table(
     sa.Index("ix_debounce_entry", "project_id", "entry_id"),
 )
 
+_SQLITE_LOCKS: dict[str, threading.Lock] = {}  # per database file, for debounce claims
+
 PLANS = ("free", "pro", "enterprise")
 KEY_KINDS: dict[str, tuple[str, frozenset[str]]] = {
     # kind -> (prefix, scopes)
@@ -131,13 +136,25 @@ class MetaStore:
 
     def __init__(self, url: str) -> None:
         self.url = url
-        self.engine = sa.create_engine(url, future=True)
+        # SQLite is one node's: a lock in the process serialises debounce claims
+        # (PostgreSQL takes a lock per key in the database instead).
+        self._claim_lock: Any = (
+            _SQLITE_LOCKS.setdefault(url, threading.Lock())
+            if url.startswith("sqlite")
+            else nullcontext()
+        )
         if url.startswith("sqlite"):
+            self.engine = sa.create_engine(url, future=True)
             event.listen(self.engine, "connect", _sqlite_pragmas)
+        else:
+            # A server: connections are checked before use (it may have restarted).
+            self.engine = sa.create_engine(url, future=True, pool_pre_ping=True)
 
     def create(self) -> None:
-        """Create the tables that do not exist yet."""
-        metadata.create_all(self.engine)
+        """Bring the schema up to date: apply the migrations the database lacks."""
+        from .migrations import migrate
+
+        migrate(self.engine, metadata)
 
     def close(self) -> None:
         self.engine.dispose()
@@ -218,17 +235,16 @@ class MetaStore:
         return (int(found[0]), int(found[1])) if found else (0, 0)
 
     def add_usage(self, org_id: str, month: str, count: int, overage: int) -> None:
-        """Add to an organisation's monthly counters."""
+        """Add to an organisation's monthly counters (one upsert: nodes may add at once)."""
+        insert = _insert_for(self.engine)(usage).values(
+            org_id=org_id, month=month, count=count, overage=overage
+        )
+        upsert = insert.on_conflict_do_update(
+            index_elements=[usage.c.org_id, usage.c.month],
+            set_={"count": usage.c.count + count, "overage": usage.c.overage + overage},
+        )
         with self.engine.begin() as conn:
-            updated = conn.execute(
-                usage.update()
-                .where(usage.c.org_id == org_id, usage.c.month == month)
-                .values(count=usage.c.count + count, overage=usage.c.overage + overage)
-            ).rowcount
-            if not updated:
-                conn.execute(
-                    usage.insert().values(org_id=org_id, month=month, count=count, overage=overage)
-                )
+            conn.execute(upsert)
 
     # -- debounce ---------------------------------------------------------
 
@@ -238,27 +254,33 @@ class MetaStore:
         """Count a repeat in the key's open window: (first entry id, window end ms, new count),
         or None when no window is open."""
         with self.engine.begin() as conn:
-            found = conn.execute(
-                sa.select(
-                    debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count
+            return _debounce_fold(conn, project_id, key_hash, now_ms)
+
+    def debounce_claim(
+        self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
+    ) -> tuple[int, int, int] | None:
+        """Fold into the key's open window (as debounce_hit), or open one for `entry_id`
+        (None): one decision, even when several nodes share the database."""
+        with self._claim_lock, self.engine.begin() as conn:
+            if conn.dialect.name == "postgresql":
+                # Serialises the decisions on one key across nodes, for this transaction.
+                conn.execute(
+                    sa.text("SELECT pg_advisory_xact_lock(hashtextextended(:key, 0))"),
+                    {"key": f"debounce/{project_id}/{key_hash}"},
                 )
-                .where(
-                    debounce.c.project_id == project_id,
-                    debounce.c.key_hash == key_hash,
-                    debounce.c.window_end_ms > now_ms,
-                )
-                .order_by(debounce.c.window_end_ms.desc())
-                .limit(1)
-            ).first()
+            found = _debounce_fold(conn, project_id, key_hash, now_ms)
             if found is None:
-                return None
-            conn.execute(
-                debounce.update()
-                .where(debounce.c.id == found.id)
-                .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
-            )
-        values = found._mapping
-        return int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1
+                conn.execute(
+                    debounce.insert().values(
+                        project_id=project_id,
+                        key_hash=key_hash,
+                        entry_id=entry_id,
+                        window_end_ms=window_end_ms,
+                        count=1,
+                        last_seen_ms=now_ms,
+                    )
+                )
+            return found
 
     def debounce_open(
         self, project_id: str, key_hash: str, entry_id: int, now_ms: int, window_end_ms: int
@@ -460,6 +482,42 @@ def _key(row: Any) -> dict[str, Any]:
     out = dict(row)
     out.pop("hash", None)
     return out
+
+
+def _debounce_fold(
+    conn: sa.Connection, project_id: str, key_hash: str, now_ms: int
+) -> tuple[int, int, int] | None:
+    """Count a repeat in the key's open window, in the caller's transaction."""
+    found = conn.execute(
+        sa.select(debounce.c.id, debounce.c.entry_id, debounce.c.window_end_ms, debounce.c.count)
+        .where(
+            debounce.c.project_id == project_id,
+            debounce.c.key_hash == key_hash,
+            debounce.c.window_end_ms > now_ms,
+        )
+        .order_by(debounce.c.window_end_ms.desc())
+        .limit(1)
+    ).first()
+    if found is None:
+        return None
+    conn.execute(
+        debounce.update()
+        .where(debounce.c.id == found.id)
+        .values(count=debounce.c.count + 1, last_seen_ms=now_ms)
+    )
+    values = found._mapping
+    return int(values["entry_id"]), int(values["window_end_ms"]), int(values["count"]) + 1
+
+
+def _insert_for(engine: sa.Engine) -> Any:
+    """The dialect's INSERT, which has ON CONFLICT DO UPDATE (SQLite 3.24+, PostgreSQL)."""
+    if engine.dialect.name == "postgresql":
+        from sqlalchemy.dialects.postgresql import insert as pg_insert
+
+        return pg_insert
+    from sqlalchemy.dialects.sqlite import insert as sqlite_insert
+
+    return sqlite_insert
 
 
 def _sqlite_pragmas(dbapi_conn: Any, _record: Any) -> None:

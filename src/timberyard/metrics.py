@@ -1,0 +1,216 @@
+"""Prometheus metrics of one app: request counters from a middleware, the rest read at scrape.
+
+Each app has its own registry (never prometheus-client's global one), so apps built
+in one process, as the tests build them, do not clash. Counters that live in the
+services already (pipeline, broker, dispatcher, limiter) are read when scraped; only
+what has no home elsewhere (requests by route, latencies) is counted here.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import Iterator
+from typing import TYPE_CHECKING, Any
+
+from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client.core import CounterMetricFamily, GaugeMetricFamily
+from prometheus_client.registry import Collector
+from starlette.types import ASGIApp, Message, Receive, Scope, Send
+
+if TYPE_CHECKING:
+    from .services import Services
+
+CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
+LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
+
+
+class Metrics:
+    """The registry of one app and the instruments that are observed as things happen."""
+
+    def __init__(self) -> None:
+        self.registry = CollectorRegistry(auto_describe=True)
+        self.requests = Counter(
+            "timberyard_http_requests",
+            "HTTP requests answered, by route template, method and status",
+            ["route", "method", "status"],
+            registry=self.registry,
+        )
+        self.request_bytes = Counter(
+            "timberyard_http_request_body_bytes",
+            "request body bytes received (as sent, before gunzip), by route template",
+            ["route"],
+            registry=self.registry,
+        )
+        self.latency = Histogram(
+            "timberyard_http_request_duration_seconds",
+            "time to answer a request (to its last byte), by route template",
+            ["route"],
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.insert_seconds = Histogram(
+            "timberyard_store_insert_duration_seconds",
+            "time of one batch insert into the entry store",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+        self.flush_lag = Histogram(
+            "timberyard_flush_lag_seconds",
+            "time from a batch's oldest WAL record being durable to the batch being stored",
+            buckets=LATENCY_BUCKETS,
+            registry=self.registry,
+        )
+
+    def attach(self, services: Services) -> None:
+        """Read the services' own counters at scrape time and observe the pipeline's timings."""
+        self.registry.register(ServiceCollector(services))
+        services.pipeline.observers.append(self._observe_pipeline)
+
+    def _observe_pipeline(self, name: str, seconds: float) -> None:
+        (self.insert_seconds if name == "insert" else self.flush_lag).observe(seconds)
+
+    def render(self) -> bytes:
+        """The Prometheus text exposition of everything registered."""
+        return generate_latest(self.registry)
+
+
+class ServiceCollector(Collector):
+    """Gauges and counters that the services keep themselves, read when scraped."""
+
+    def __init__(self, services: Services) -> None:
+        self.svc = services
+
+    def collect(self) -> Iterator[Any]:
+        svc = self.svc
+        stats = svc.pipeline.stats()
+        yield _gauge("timberyard_wal_unflushed_bytes", "WAL bytes not yet in the store",
+                     stats["unflushedBytes"])  # fmt: skip
+        yield _gauge("timberyard_wal_unflushed_rows", "WAL rows not yet in the store",
+                     stats["queuedRows"])  # fmt: skip
+        yield _gauge("timberyard_wal_segments", "WAL segment files on disk",
+                     svc.pipeline.wal_segments())  # fmt: skip
+        yield _counter("timberyard_store_flushed_rows", "rows inserted into the entry store",
+                       stats["flushedRows"])  # fmt: skip
+        yield _counter("timberyard_store_errors", "failed inserts into the entry store",
+                       svc.pipeline.store_errors)  # fmt: skip
+        yield _gauge("timberyard_ready", "1 once the WAL replay is stored and the store is up",
+                     1 if svc.pipeline.ready() else 0)  # fmt: skip
+
+        entries = CounterMetricFamily(
+            "timberyard_ingested_entries",
+            "entries accepted or rejected (invalid) by ingestion, per surface",
+            labels=["surface", "outcome"],
+        )
+        for (surface, outcome), value in sorted(svc.ingestor.entry_counts.items()):
+            entries.add_metric([surface, outcome], value)
+        yield entries
+        ingested = CounterMetricFamily(
+            "timberyard_ingested_bytes",
+            "body bytes (after gunzip) of the requests ingestion parsed, per surface",
+            labels=["surface"],
+        )
+        for surface, value in sorted(svc.ingestor.byte_counts.items()):
+            ingested.add_metric([surface], value)
+        yield ingested
+
+        refused = CounterMetricFamily(
+            "timberyard_refused_requests",
+            "requests refused by a rate limit (rate) or an exhausted hard quota (quota)",
+            labels=["reason"],
+        )
+        for reason, value in sorted(svc.limiter.refused.items()):
+            refused.add_metric([reason], value)
+        yield refused
+
+        tail = svc.tail.stats()
+        yield _gauge("timberyard_tail_subscribers", "open live tails", tail["subscribers"])
+        yield _counter("timberyard_tail_dropped", "live tails dropped for falling behind",
+                       tail["dropped"])  # fmt: skip
+
+        if svc.relay is not None:
+            relay = CounterMetricFamily(
+                "timberyard_relay_messages",
+                "messages between nodes through Redis: published, received, dropped, and"
+                " late rows (reached this node after their hold)",
+                labels=["kind"],
+            )
+            for kind, value in sorted(svc.relay.stats.items()):
+                relay.add_metric([kind], value)
+            yield relay
+
+        notifications = CounterMetricFamily(
+            "timberyard_notification_attempts",
+            "delivery attempts of notifications by outcome (delivered, failed, retry, dropped)",
+            labels=["outcome"],
+        )
+        log = svc.dispatcher.log
+        for outcome, value in sorted(getattr(log, "outcomes", {}).items()):
+            notifications.add_metric([outcome], value)
+        yield notifications
+        yield _counter("timberyard_notifications", "notifications started",
+                       svc.dispatcher.stats().get("notifications", 0))  # fmt: skip
+
+
+def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
+    return GaugeMetricFamily(name, doc, value=value)
+
+
+def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
+    return CounterMetricFamily(name, doc, value=value)
+
+
+class CountingLog:
+    """A delivery log that also counts attempts by status, for the metrics."""
+
+    def __init__(self, inner: Any) -> None:
+        self.inner = inner
+        self.outcomes: dict[str, int] = {}
+
+    async def record(self, channel_id: str, delivery: Any) -> None:
+        """Count the attempt, then write it to the wrapped log."""
+        self.outcomes[delivery.status] = self.outcomes.get(delivery.status, 0) + 1
+        await self.inner.record(channel_id, delivery)
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self.inner, name)
+
+
+class MetricsMiddleware:
+    """Counts requests by route template and status, and times them (ASGI, streaming-safe)."""
+
+    def __init__(self, app: ASGIApp, metrics: Metrics, templates: dict[Any, str]) -> None:
+        self.app = app
+        self.metrics = metrics
+        self.templates = templates
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        started = time.perf_counter()
+        status = 500
+        received = 0
+
+        async def counting_receive() -> Message:
+            nonlocal received
+            message = await receive()
+            if message["type"] == "http.request":
+                received += len(message.get("body", b""))
+            return message
+
+        async def counting_send(message: Message) -> None:
+            nonlocal status
+            if message["type"] == "http.response.start":
+                status = message["status"]
+            await send(message)
+
+        try:
+            await self.app(scope, counting_receive, counting_send)
+        finally:
+            # The router put the matched endpoint in the scope; its template bounds the labels.
+            route = self.templates.get(scope.get("endpoint"), "other")
+            m = self.metrics
+            m.requests.labels(route, scope["method"], str(status)).inc()
+            m.latency.labels(route).observe(time.perf_counter() - started)
+            if received:
+                m.request_bytes.labels(route).inc(received)
