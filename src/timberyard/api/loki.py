@@ -1,0 +1,53 @@
+"""POST /loki/api/v1/push: Loki's push API (JSON or snappy protobuf), one ingestion path."""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from functools import partial
+
+from starlette.requests import Request
+from starlette.responses import PlainTextResponse, Response
+from starlette.routing import Route
+
+from ..errors import TimberyardError
+from ..formats import Parsed, loki
+from .common import authenticate, protocol_errors, read_body, services
+
+JSON_TYPES = frozenset({"application/json", "text/json"})
+PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
+
+
+def render_error(error: TimberyardError) -> Response:
+    """A Loki error: the message as a text body, with the status of our vocabulary."""
+    return PlainTextResponse(error.message + "\n", status_code=error.status, headers=error.headers)
+
+
+def decoder(content_type: str | None, max_entries: int) -> Callable[[bytes, int], Parsed]:
+    """The body decoder for a Content-Type: JSON, snappy protobuf, or sniffed when absent."""
+    media = (content_type or "").split(";", 1)[0].strip().lower()
+    if media in JSON_TYPES:
+        return partial(loki.parse_json, max_entries=max_entries)
+    if media in PROTOBUF_TYPES:
+        return partial(loki.parse_protobuf, max_entries=max_entries)
+    if media in ("", "application/octet-stream"):
+        return partial(loki.parse, max_entries=max_entries)
+    raise TimberyardError(
+        "UNSUPPORTED_MEDIA_TYPE",
+        f"unsupported Content-Type {content_type!r}: send application/json"
+        " or application/x-protobuf (snappy-compressed)",
+    )
+
+
+@protocol_errors(render_error)
+async def push(request: Request) -> Response:
+    """POST /loki/api/v1/push: Loki streams (JSON, gzip JSON or snappy protobuf); answers 204."""
+    svc = services(request)
+    key = authenticate(request, "ingest")
+    svc.ingestor.admit(key)
+    decode = decoder(request.headers.get("content-type"), svc.limits.max_entries)
+    body = await read_body(request, svc.limits.max_body_bytes)
+    await svc.ingestor.accept_body(key, body, "loki", decode=decode, surface="loki")
+    return Response(status_code=204)
+
+
+routes = [Route("/loki/api/v1/push", push, methods=["POST"])]
