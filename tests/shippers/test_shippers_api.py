@@ -233,3 +233,15 @@ async def test_single_document(harness: Harness) -> None:
     bad = await harness.client.post("/app/_doc", content=b"{", headers={**harness.auth("ingest"), "Content-Type": "application/json"})
     assert bad.status_code == 400 and bad.json()["error"]["type"]
     assert [(e["message"], e["dataset"]) for e in await stored(harness)] == [("one", "app"), ("two", "app")]
+
+
+@pytest.mark.parametrize("method, path, status", [
+    ("GET", "/_ingest/pipeline/p", 404), ("HEAD", "/_data_stream/logs", 404), ("PUT", "/_data_stream/logs", 200),
+    ("POST", "/_search", 404), ("DELETE", "/_index_template/x", 404),
+])
+async def test_other_elasticsearch_paths_answer_in_its_shape(harness: Harness, method: str, path: str, status: int) -> None:
+    r = await harness.client.request(method, path, headers=harness.auth("ingest"), content=b"{}")
+    assert r.status_code == status and r.headers["x-elastic-product"] == "Elasticsearch"
+    if method != "HEAD":
+        body = r.json()
+        assert body == {"acknowledged": True} if status == 200 else body["error"]["type"] == "resource_not_found_exception"

@@ -41,6 +41,7 @@ ERROR_TYPES = {
     "UNSUPPORTED_MEDIA_TYPE": "media_type_header_exception",
     "RATE_LIMITED": "es_rejected_execution_exception",
     "UNAVAILABLE": "unavailable_shards_exception",
+    "NOT_FOUND": "resource_not_found_exception",
     "INTERNAL": "exception",
 }
 _SHARDS = {"total": 1, "successful": 1, "failed": 0}
@@ -332,6 +333,20 @@ async def template(request: Request) -> Response:
     return ElasticResponse(body, request=request)
 
 
+@elastic_errors
+async def other(request: Request) -> Response:
+    """GET|PUT /_...: any other Elasticsearch API; a PUT of set-up is acknowledged, else 404."""
+    if request.method == "PUT":
+        await read_body(request, services(request).limits.max_body_bytes)
+        return ElasticResponse({"acknowledged": True}, request=request)
+    path = request.url.path
+    raise TimberyardError(
+        "NOT_FOUND",
+        f"no such Elasticsearch API [{request.method} {path}]: timberyard answers _bulk,"
+        " {index}/_doc, _refresh, _cluster/health, _license and template probes",
+    )
+
+
 _WRITE = ["POST", "PUT"]
 _PROBE = ["GET", "PUT"]  # HEAD comes with GET
 
@@ -349,4 +364,5 @@ routes = [
     Route("/_index_template/{name}", template, methods=_PROBE),
     Route("/_template/{name}", template, methods=_PROBE),
     Route("/_ilm/policy/{name}", template, methods=_PROBE),
+    Route("/_{rest:path}", other, methods=["GET", "PUT", "POST", "DELETE"]),  # last
 ]
