@@ -46,6 +46,7 @@ class Scenario:
     entries_per_request: int
     raw_bytes_per_entry: float
     connections: int
+    path: str = "/v1/logs"
 
 
 def free_port() -> int:
@@ -56,6 +57,34 @@ def free_port() -> int:
 
 def write_bodies(path: Path, bodies: list[bytes]) -> None:
     path.write_bytes(SEP.join(bodies))
+
+
+def write_framed(path: Path, bodies: list[bytes]) -> None:
+    """Binary bodies (snappy protobuf) that may hold any byte: `<length>\n<bytes>` records."""
+    path.write_bytes(b"FRAMED\n" + b"".join(b"%d\n%s" % (len(b), b) for b in bodies))
+
+
+def loki_body(entries: list[dict[str, Any]]) -> bytes:
+    """A snappy protobuf push of a batch, one stream per (service, environment, level), as Promtail sends."""
+    from timberyard.formats.loki import encode_protobuf
+    from timberyard.model import parse_time
+
+    streams: dict[str, list[tuple[int, str, dict[str, str]]]] = {}
+    for e in entries:
+        labels = f'{{service_name="{e["service"]}", env="{e["environment"]}", level="{e["level"]}"}}'
+        streams.setdefault(labels, []).append((parse_time(e["timestamp"]), e["message"], {}))
+    return encode_protobuf(list(streams.items()))
+
+
+def bulk_body(entries: list[dict[str, Any]]) -> bytes:
+    """An Elasticsearch bulk body of a batch: ECS documents, as Filebeat or Vector send them."""
+    action = b'{"create":{"_index":"bench-logs"}}'
+    lines = []
+    for e in entries:
+        doc = {"@timestamp": e["timestamp"], "message": e["message"], "log.level": e["level"],
+               "service.name": e["service"], "service.environment": e["environment"], **e["fields"]}
+        lines += [action, msgspec.json.encode(doc)]
+    return b"\n".join(lines) + b"\n"
 
 
 def syslog_line(e: dict[str, Any]) -> str:
@@ -92,12 +121,18 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
     write_bodies(work / "syslog.bin", ["\n".join(syslog_line(e) for e in b).encode() for b in batches])
     write_bodies(work / "text.bin", ["\n".join(text_line(e) for e in b).encode() for b in batches])
     write_bodies(work / "csv.bin", [csv_body(b).encode() for b in batches])
+    write_framed(work / "loki.bin", [loki_body(b) for b in batches])
+    write_bodies(work / "bulk.bin", [bulk_body(b) for b in batches])
     return [
         Scenario("json, 1000-entry batches", work / "batch.bin", "application/json", 1000, raw_entry_bytes, connections),
         Scenario("json, single entries", work / "single.bin", "application/json", 1, raw_single, connections * 2),
         Scenario("syslog, 1000 lines", work / "syslog.bin", "application/x-syslog", 1000, raw_entry_bytes, connections),
         Scenario("text, 1000 lines", work / "text.bin", "text/plain", 1000, raw_entry_bytes, connections),
         Scenario("csv, 1000 rows", work / "csv.bin", "text/csv", 1000, raw_entry_bytes, connections),
+        Scenario("loki protobuf, 1000 entries", work / "loki.bin", "application/x-protobuf", 1000, raw_entry_bytes,
+                 connections, "/loki/api/v1/push"),
+        Scenario("elasticsearch _bulk, 1000 docs", work / "bulk.bin", "application/x-ndjson", 1000, raw_entry_bytes,
+                 connections, "/_bulk"),
     ]
 
 
@@ -166,7 +201,7 @@ class VisibilityProbe(threading.Thread):
 
 
 def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
-    env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type}
+    env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type, "BENCH_PATH": scenario.path}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],
@@ -273,7 +308,7 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
             prober = VisibilityProbe(base, creds["key"]) if probe else None
             if prober:
                 prober.start()
-            r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"])
+            r = run_wrk(f"{base}{s.path}", s, duration, creds["key"])
             if prober:
                 prober.stop.set()
                 prober.join(30)

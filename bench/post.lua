@@ -10,8 +10,19 @@ function init(args)
   local f = assert(io.open(args[1], "rb"))
   local data = f:read("*a")
   f:close()
-  for chunk in string.gmatch(data, "([^\30]+)") do
-    table.insert(bodies, chunk)
+  if data:sub(1, 7) == "FRAMED\n" then
+    -- binary bodies (snappy protobuf) may hold any byte: records are "<length>\n<bytes>"
+    local pos = 8
+    while pos <= #data do
+      local nl = data:find("\n", pos, true)
+      local n = tonumber(data:sub(pos, nl - 1))
+      table.insert(bodies, data:sub(nl + 1, nl + n))
+      pos = nl + n + 1
+    end
+  else
+    for chunk in string.gmatch(data, "([^\30]+)") do
+      table.insert(bodies, chunk)
+    end
   end
   index = math.random(#bodies)
 end

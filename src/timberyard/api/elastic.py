@@ -222,7 +222,7 @@ async def single(request: Request) -> Response:
     index = request.path_params["index"]
     doc_id = request.path_params.get("id")
     item = esbulk.Item(op="index", index=index, id=doc_id, line=1)
-    esbulk.document(item, body, 1)
+    esbulk.document(item, body)
     if item.error is not None:
         raise TimberyardError("PARSE_ERROR", item.error[1])
     prepared = prepare_items(svc, key, [item])

@@ -25,23 +25,32 @@ REFUSED = ("delete", "update")
 
 _decode = msgspec.json.Decoder().decode
 
-# (column of our input vocabulary, ECS paths that name it, first present wins).
-ECS_COLUMNS: tuple[tuple[str, tuple[str, ...]], ...] = (
-    ("timestamp", ("@timestamp", "timestamp", "timereported")),
-    ("message", ("message", "msg")),
-    ("service", ("service.name", "service")),
-    ("environment", ("service.environment", "environment", "env")),
-    ("host", ("host.name", "host.hostname", "host", "hostname", "fromhost")),
-    ("traceId", ("trace.id",)),
-    ("spanId", ("span.id",)),
-    ("errorName", ("error.type",)),
-    ("errorStack", ("error.stack_trace",)),
-    ("dataset", ("event.dataset",)),
-)
-LEVEL_PATHS = ("log.level", "level", "severity", "priority")
+# Column of our input vocabulary -> the ECS paths that name it, the first present wins.
+ECS_COLUMNS: dict[str, tuple[str, ...]] = {
+    "timestamp": ("@timestamp", "timestamp", "timereported"),
+    "message": ("message", "msg", "error.message"),
+    "level": ("log.level", "level", "severity", "priority"),
+    "service": ("service.name", "service"),
+    "environment": ("service.environment", "environment", "env"),
+    "host": ("host.name", "host.hostname", "host", "hostname", "fromhost"),
+    "traceId": ("trace.id",),
+    "spanId": ("span.id",),
+    "errorName": ("error.type",),
+    "errorStack": ("error.stack_trace",),
+    "dataset": ("event.dataset",),
+}
+# Each path, flat (`"log.level": ...`) or nested (`"log": {"level": ...}`): (column, rank).
+_PATHS: dict[str, tuple[str, int]] = {
+    path: (column, rank) for column, paths in ECS_COLUMNS.items() for rank, path in enumerate(paths)
+}
+_NESTED: dict[str, dict[str, tuple[str, int]]] = {}
+for _path, _spec in _PATHS.items():
+    _head, _dot, _tail = _path.partition(".")
+    if _dot:
+        _NESTED.setdefault(_head, {})[_tail] = _spec
 
 
-@dataclass
+@dataclass(slots=True)
 class Item:
     """One action of a bulk request: its document as a raw entry, or why it is refused."""
 
@@ -60,15 +69,16 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
     fails the whole request (ParseError); a document that is not a JSON object is
     an item error.
     """
-    lines = body.split(b"\n")
+    values = _decoded(body)
+    lines = _Lines(body)
     items: list[Item] = []
     number = 0
-    while number < len(lines):
-        raw = lines[number]
+    while number < len(values):
+        value = values[number]
         number += 1
-        if not raw.strip():
+        if value is _EMPTY:
             continue
-        action = _action(raw, number)
+        action = _action(lines[number - 1], value, number)
         op, meta = next(iter(action.items()))
         if not isinstance(meta, dict):
             raise ParseError(f"the {op!r} action's metadata must be an object", number)
@@ -82,17 +92,17 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
         )
         items.append(item)
         if op != "delete":
-            while number < len(lines) and not lines[number].strip():
+            while number < len(values) and values[number] is _EMPTY:
                 number += 1
-            if number >= len(lines):
+            if number >= len(values):
                 raise ParseError(
                     f"the {op!r} action on line {item.line} has no document line after it",
                     item.line,
                 )
-            source = lines[number]
+            value = values[number]
             number += 1
             if op in STORED:
-                document(item, source, number)
+                _document(item, value, number, lines)
         if op in REFUSED:
             item.error = (
                 "illegal_argument_exception",
@@ -109,15 +119,53 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
     return items
 
 
-def _action(raw: bytes, number: int) -> dict[str, Any]:
+# Markers of `_decoded`: a blank line, and a line that is not JSON.
+_EMPTY = object()
+_INVALID = object()
+
+
+def _decoded(body: bytes) -> list[Any]:
+    """Each line decoded, or a marker; one call into the decoder when every line is valid."""
+    core = body.lstrip(b"\n")
+    lead = len(body) - len(core)
+    core = core.rstrip(b"\n")
+    if core and b"\n\n" not in core:
+        try:
+            decoded = _decode(b"[" + core.replace(b"\n", b",") + b"]")
+        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+            decoded = None
+        if decoded is not None and len(decoded) == core.count(b"\n") + 1:
+            return [_EMPTY] * lead + decoded
+    return [_decode_line(line) if line.strip() else _EMPTY for line in body.split(b"\n")]
+
+
+class _Lines:
+    """The lines of a body, split only when one is needed (for an error message)."""
+
+    def __init__(self, body: bytes) -> None:
+        self.body = body
+        self.lines: list[bytes] | None = None
+
+    def __getitem__(self, index: int) -> bytes:
+        if self.lines is None:
+            self.lines = self.body.split(b"\n")
+        return self.lines[index]
+
+
+def _decode_line(line: bytes) -> Any:
     try:
-        action = _decode(raw)
+        return _decode(line)
     except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+        return _INVALID
+
+
+def _action(raw: bytes, action: Any, number: int) -> dict[str, Any]:
+    if action is _INVALID:
         raise ParseError(
             f"malformed action line {_short(raw)}: expected an object such as"
             ' {"index": {}}',
             number,
-        ) from None
+        )
     if not isinstance(action, dict) or len(action) != 1:
         raise ParseError(
             f"malformed action line {_short(raw)}: expected one action such as"
@@ -132,78 +180,88 @@ def _action(raw: bytes, number: int) -> dict[str, Any]:
     return action
 
 
-def document(item: Item, source: bytes, number: int) -> None:
-    """Decode an action's document line into its entry, or record why it cannot be."""
-    try:
-        doc = _decode(source)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+def document(item: Item, source: bytes, line: int = 1) -> None:
+    """A document's text as the item's entry, or the item's error when it is not an object."""
+    _document(item, _decode_line(source), line, [source] * line)
+
+
+def _document(item: Item, doc: Any, number: int, lines: Any) -> None:
+    if doc is _INVALID:
         item.error = (
             "document_parsing_exception",
-            f"[{number}:1] failed to parse: the document is not valid JSON: {_short(source)}",
+            f"[{number}:1] failed to parse: the document is not valid JSON:"
+            f" {_short(lines[number - 1])}",
         )
-        return
-    if not isinstance(doc, dict):
+    elif not isinstance(doc, dict):
         item.error = ("document_parsing_exception", f"[{number}:1] the document must be an object")
-        return
-    item.entry = entry(doc, item.index)
+    else:
+        item.entry = entry(doc, item.index)
 
 
 def entry(doc: dict[str, Any], index: str | None = None) -> dict[str, Any]:
     """One document as a raw entry: ECS columns taken out, the rest kept as fields."""
-    doc = dict(doc)
     raw: dict[str, Any] = {}
-    for column, paths in ECS_COLUMNS:
-        for path in paths:
-            value = _take(doc, path)
-            if value is not None:
+    rest: dict[str, Any] = {}
+    # column -> (rank, the object it was taken from, its key there, its value there)
+    won: dict[str, tuple[int, dict[str, Any], str, Any]] = {}
+    partial: list[str] = []
+    for key, value in doc.items():
+        spec = _PATHS.get(key)
+        if spec is not None:
+            column = spec[0]
+            if type(value) is str and column not in won and column != "level":
+                won[column] = (spec[1], rest, key, value)  # the common case, inline
                 raw[column] = value
-                break
-    for path in LEVEL_PATHS:
-        value = _peek(doc, path)
-        if value is None:
-            continue
-        level = level_of(value)
-        if level is not None:
-            _take(doc, path)
-            raw["level"] = level
-            break
-    if "message" not in raw:
-        error_message = _take(doc, "error.message")
-        if error_message is not None:
-            raw["message"] = error_message
+                continue
+            if _claim(raw, won, spec, rest, key, value):
+                continue
+        if type(value) is dict:
+            nested = _NESTED.get(key)
+            if nested is not None:
+                remainder: dict[str, Any] = {}
+                for sub, sub_value in value.items():
+                    found = nested.get(sub)
+                    if found is None or not _claim(raw, won, found, remainder, sub, sub_value):
+                        remainder[sub] = sub_value
+                rest[key] = remainder
+                partial.append(key)
+                continue
+        rest[key] = value
+    for key in partial:
+        if not rest[key]:
+            del rest[key]  # every member was a column
     if "dataset" not in raw and index:
         raw["dataset"] = index
-    for key in [key for key, value in doc.items() if value == {}]:
-        del doc[key]  # what is left of an object whose members were all mapped
-    if doc:
-        raw["fields"] = doc
+    if rest:
+        raw["fields"] = rest
     return raw
 
 
-def _peek(doc: dict[str, Any], path: str) -> Any:
-    if path in doc:
-        return doc[path]
-    head, dot, rest = path.partition(".")
-    if dot and isinstance(doc.get(head), dict):
-        return _peek(doc[head], rest)
-    return None
-
-
-def _take(doc: dict[str, Any], path: str) -> Any:
-    """Remove and return a dotted path, flat or nested; parents left empty stay for the caller."""
-    if path in doc:
-        value = doc[path]
-        if isinstance(value, dict | list):
-            return None  # not a column value: leave it in fields
-        return doc.pop(path)
-    head, dot, rest = path.partition(".")
-    if dot and isinstance(doc.get(head), dict):
-        child = dict(doc[head])
-        value = _take(child, rest)
-        if value is not None:
-            doc[head] = child
-        return value
-    return None
+def _claim(
+    raw: dict[str, Any],
+    won: dict[str, tuple[int, dict[str, Any], str, Any]],
+    spec: tuple[str, int],
+    container: dict[str, Any],
+    key: str,
+    value: Any,
+) -> bool:
+    """Take a value for its column unless a better-ranked one has it; a loser goes back."""
+    if value is None or type(value) is dict or type(value) is list:
+        return False  # not a column value: it stays in fields
+    column, rank = spec
+    taken = value
+    if column == "level":
+        taken = level_of(value)
+        if taken is None:
+            return False
+    previous = won.get(column)
+    if previous is not None:
+        if previous[0] <= rank:
+            return False
+        previous[1][previous[2]] = previous[3]
+    won[column] = (rank, container, key, value)
+    raw[column] = taken
+    return True
 
 
 def _short(raw: bytes) -> str:
