@@ -245,3 +245,18 @@ async def test_other_elasticsearch_paths_answer_in_its_shape(harness: Harness, m
     if method != "HEAD":
         body = r.json()
         assert body == {"acknowledged": True} if status == 200 else body["error"]["type"] == "resource_not_found_exception"
+
+
+GARBAGE = [b"", b"\x00" * 64, b"{", b"[]", b"null", b'{"streams": null}', b"\xff\xfe\xfd", b'{"index":{}}\n{"message":1e999}\n',
+           b'{"streams": [{"stream": {"a": 1}, "values": [[1, 2, [3]]]}]}', "é\u2028".encode(), b"\n" * 100,
+           b'{"create": {"_index": ["x"]}}\n{"message": "m"}\n', b'{"index": {"_id": {"a": 1}}}\n{"message": {"x": 1}}\n']
+
+
+@pytest.mark.parametrize("path", ["/loki/api/v1/push", "/_bulk", "/i/_bulk", "/i/_doc"])
+@pytest.mark.parametrize("content_type", ["application/json", "application/x-protobuf", NDJSON, ""])
+async def test_garbage_never_gets_a_5xx(harness: Harness, path: str, content_type: str) -> None:
+    for body in GARBAGE:
+        r = await harness.client.post(path, content=body, headers={**harness.auth("ingest"), "Content-Type": content_type})
+        assert r.status_code < 500, (body, r.status_code, r.text)
+    ok = await harness.client.post("/loki/api/v1/push", json=PUSH, headers=harness.auth("ingest"))
+    assert ok.status_code == 204  # and the server keeps serving

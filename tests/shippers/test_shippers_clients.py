@@ -159,3 +159,28 @@ def test_rsyslog_omelasticsearch(shipped: Shipped, tmp_path: Path) -> None:
     assert all(e["host"] and e["dataset"] == "rsyslog-logs" for e in entries)
     assert entries[0]["fields"]["facility"] == "user"
     assert not (tmp_path / "errors.json").exists(), (tmp_path / "errors.json").read_text()
+
+
+def test_real_server_refuses_bad_shipments_and_keeps_serving(shipped: Shipped) -> None:
+    import httpx
+
+    auth = {"Authorization": f"Bearer {shipped.key}"}
+    mark = marker("rejected")
+    cases = [
+        ("/loki/api/v1/push", "application/x-protobuf", b"\x10" + mark.encode(), 400, "text/plain"),
+        ("/loki/api/v1/push", "application/json", b'{"streams": [{"stream": {}, "values": [["1", "' + mark.encode(), 400,
+         "text/plain"),
+        ("/_bulk", NDJSON_TYPE, b'{"index": {"_index": "x"}}\n{"message": "' + mark.encode() + b'"}\n{"create": {}}\n', 400,
+         "application/json"),
+    ]
+    for path, content_type, body, status, shape in cases:
+        r = httpx.post(shipped.url + path, content=body, headers={**auth, "Content-Type": content_type}, timeout=10)
+        assert r.status_code == status and r.headers["content-type"].startswith(shape), r.text
+    good = httpx.post(shipped.url + "/_bulk", content=b'{"index": {"_index": "x"}}\n{"message": "' + mark.encode() + b' ok"}\n',
+                      headers={**auth, "Content-Type": NDJSON_TYPE}, timeout=10)
+    assert good.status_code == 200 and good.json()["errors"] is False
+    [entry] = shipped.wait_for(mark, 1)
+    assert entry["message"].endswith(" ok")  # nothing of the rejected requests was stored
+
+
+NDJSON_TYPE = "application/x-ndjson"

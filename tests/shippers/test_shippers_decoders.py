@@ -212,3 +212,10 @@ def test_bulk_only_parse_error_escapes(lines: list[bytes]) -> None:
         esbulk.parse(b"\n".join(lines), "i")
     except ParseError:
         pass
+
+
+def test_loki_snappy_size_is_checked_before_decompressing() -> None:
+    body = loki.encode_protobuf([("{}", [(NS, "x" * 5000, {})])])
+    with pytest.raises(ParseError, match="the limit is 1000"):
+        loki.parse_protobuf(body, max_bytes=1000)
+    assert len(loki.parse_protobuf(body, max_bytes=100_000).entries) == 1

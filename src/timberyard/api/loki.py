@@ -11,6 +11,7 @@ from starlette.routing import Route
 
 from ..errors import TimberyardError
 from ..formats import Parsed, loki
+from ..model import Limits
 from .common import authenticate, protocol_errors, read_body, services
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
@@ -22,15 +23,16 @@ def render_error(error: TimberyardError) -> Response:
     return PlainTextResponse(error.message + "\n", status_code=error.status, headers=error.headers)
 
 
-def decoder(content_type: str | None, max_entries: int) -> Callable[[bytes, int], Parsed]:
+def decoder(content_type: str | None, limits: Limits) -> Callable[[bytes, int], Parsed]:
     """The body decoder for a Content-Type: JSON, snappy protobuf, or sniffed when absent."""
     media = (content_type or "").split(";", 1)[0].strip().lower()
+    entries, size = limits.max_entries, limits.max_body_bytes
     if media in JSON_TYPES:
-        return partial(loki.parse_json, max_entries=max_entries)
+        return partial(loki.parse_json, max_entries=entries)
     if media in PROTOBUF_TYPES:
-        return partial(loki.parse_protobuf, max_entries=max_entries)
+        return partial(loki.parse_protobuf, max_entries=entries, max_bytes=size)
     if media in ("", "application/octet-stream"):
-        return partial(loki.parse, max_entries=max_entries)
+        return partial(loki.parse, max_entries=entries, max_bytes=size)
     raise TimberyardError(
         "UNSUPPORTED_MEDIA_TYPE",
         f"unsupported Content-Type {content_type!r}: send application/json"
@@ -44,7 +46,7 @@ async def push(request: Request) -> Response:
     svc = services(request)
     key = authenticate(request, "ingest")
     svc.ingestor.admit(key)
-    decode = decoder(request.headers.get("content-type"), svc.limits.max_entries)
+    decode = decoder(request.headers.get("content-type"), svc.limits)
     body = await read_body(request, svc.limits.max_body_bytes)
     await svc.ingestor.accept_body(key, body, "loki", decode=decode, surface="loki")
     return Response(status_code=204)

@@ -39,11 +39,13 @@ _LOGFMT_LEVEL = re.compile(rb'(?:^|\s)(?:level|lvl|severity)="?([A-Za-z]+)')
 _JSON_LEVEL_KEYS = ("level", "severity", "lvl")
 
 
-def parse(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
+def parse(
+    body: bytes, now_ns: int = 0, max_entries: int | None = None, max_bytes: int | None = None
+) -> Parsed:
     """A push body of either encoding: JSON when it starts with `{`, else snappy protobuf."""
     if body.lstrip()[:1] == b"{":
         return parse_json(body, now_ns, max_entries)
-    return parse_protobuf(body, now_ns, max_entries)
+    return parse_protobuf(body, now_ns, max_entries, max_bytes)
 
 
 def parse_json(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
@@ -97,13 +99,23 @@ def _legacy_stream(stream: dict[str, Any], number: int, entries: list[dict[str, 
         entries.append(_entry(base, fields, value.get("ts"), value.get("line"), None))
 
 
-def parse_protobuf(body: bytes, now_ns: int = 0, max_entries: int | None = None) -> Parsed:
-    """A snappy-block protobuf `PushRequest`; conversion stops one entry past `max_entries`."""
+def parse_protobuf(
+    body: bytes, now_ns: int = 0, max_entries: int | None = None, max_bytes: int | None = None
+) -> Parsed:
+    """A snappy-block protobuf `PushRequest`; conversion stops one entry past `max_entries`.
+
+    The uncompressed size is checked against `max_bytes` before anything is decompressed.
+    """
     try:
         size = int(cramjam.snappy.decompress_raw_len(body))
-        # A snappy block can claim any size: refuse one beyond the body limit's worth.
-        if size > max(64 * len(body), 1024):
-            raise ParseError(f"snappy block claims {size} bytes from {len(body)}")
+        if max_bytes is not None and size > max_bytes:
+            raise ParseError(
+                f"the snappy body holds {size} bytes uncompressed; the limit is {max_bytes}:"
+                " send smaller batches"
+            )
+        # Snappy expands at most about 21 times: a larger claim is a corrupt header.
+        if size > 32 * len(body) + 1024:
+            raise ParseError(f"invalid snappy block: it claims {size} bytes from {len(body)}")
         raw = bytes(cramjam.snappy.decompress_raw(body))
     except cramjam.DecompressionError as exc:
         raise ParseError(f"invalid snappy block: {exc}; send snappy-compressed protobuf") from None
