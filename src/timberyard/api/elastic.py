@@ -60,7 +60,7 @@ class ElasticResponse(JSONResponse):
 
 def render_error(error: TimberyardError) -> Response:
     """An Elasticsearch error body for one of ours, with its status and the product header."""
-    kind = ERROR_TYPES.get(error.code, "illegal_argument_exception")
+    kind = error.extra.get("es_type") or ERROR_TYPES.get(error.code, "illegal_argument_exception")
     cause = {"type": kind, "reason": error.message}
     headers = dict(error.headers)
     if error.code == "UNAUTHORIZED":
@@ -185,18 +185,7 @@ def bulk_response(
     errors = False
     for item in items:
         if item.error is None and item.entry is not None:
-            row = next(rows)
-            doc_id = item.id if item.id is not None else str(row["id"])
-            result: dict[str, Any] = {
-                "_index": item.index,
-                "_id": doc_id,
-                "_version": 1,
-                "result": "created",
-                "_shards": _SHARDS,
-                "_seq_no": row["id"],
-                "_primary_term": 1,
-                "status": 201,
-            }
+            result = created(item, next(rows))
         else:
             errors = True
             kind, reason = item.error or ("illegal_argument_exception", "invalid action")
@@ -211,6 +200,20 @@ def bulk_response(
     return {"took": took, "errors": errors, "items": out}
 
 
+def created(item: esbulk.Item, row: dict[str, Any]) -> dict[str, Any]:
+    """The result of one stored document, as Elasticsearch reports it."""
+    return {
+        "_index": item.index,
+        "_id": item.id if item.id is not None else str(row["id"]),
+        "_version": 1,
+        "result": "created",
+        "_shards": _SHARDS,
+        "_seq_no": row["id"],
+        "_primary_term": 1,
+        "status": 201,
+    }
+
+
 @elastic_errors
 async def single(request: Request) -> Response:
     """POST /{index}/_doc: one document, stored like a bulk `index` action."""
@@ -223,26 +226,14 @@ async def single(request: Request) -> Response:
     doc_id = request.path_params.get("id")
     item = esbulk.Item(op="index", index=index, id=doc_id, line=1)
     esbulk.document(item, body)
-    if item.error is not None:
-        raise TimberyardError("PARSE_ERROR", item.error[1])
-    prepared = prepare_items(svc, key, [item])
+    prepared = prepare_items(svc, key, [item]) if item.error is None else None
     if item.error is not None or prepared is None:
-        raise TimberyardError("VALIDATION_ERROR", item.error[1] if item.error else "invalid")
+        kind, reason = item.error or ("document_parsing_exception", "invalid document")
+        raise TimberyardError("VALIDATION_ERROR", reason, es_type=kind)
     accepted = await svc.ingestor.commit(key, prepared, surface="elastic")
-    row_id = accepted.rows[0]["id"]
-    return ElasticResponse(
-        {
-            "_index": index,
-            "_id": doc_id if doc_id is not None else str(row_id),
-            "_version": 1,
-            "result": "created",
-            "_shards": _SHARDS,
-            "_seq_no": row_id,
-            "_primary_term": 1,
-        },
-        201,
-        request=request,
-    )
+    result = created(item, accepted.rows[0])
+    del result["status"]
+    return ElasticResponse(result, 201, request=request)
 
 
 @elastic_errors
