@@ -72,46 +72,43 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
     values = _decoded(body)
     lines = _Lines(body)
     items: list[Item] = []
+    count = len(values)
     number = 0
-    while number < len(values):
+    while number < count:
         value = values[number]
         number += 1
         if value is _EMPTY:
             continue
-        action = _action(lines[number - 1], value, number)
-        op, meta = next(iter(action.items()))
-        if not isinstance(meta, dict):
-            raise ParseError(f"the {op!r} action's metadata must be an object", number)
+        op, meta = _action(value, number, lines)
         target = meta.get("_index", index)
         doc_id = meta.get("_id")
         item = Item(
-            op=op,
-            index=target if isinstance(target, str) and target else None,
-            id=str(doc_id) if doc_id is not None else None,
-            line=number,
+            op,
+            target if type(target) is str and target else None,
+            None if doc_id is None else str(doc_id),
+            number,
         )
         items.append(item)
         if op != "delete":
-            while number < len(values) and values[number] is _EMPTY:
+            while number < count and values[number] is _EMPTY:
                 number += 1
-            if number >= len(values):
+            if number >= count:
                 raise ParseError(
                     f"the {op!r} action on line {item.line} has no document line after it",
                     item.line,
                 )
-            value = values[number]
             number += 1
             if op in STORED:
-                _document(item, value, number, lines)
+                if item.index is None:
+                    item.error = ("action_request_validation_exception", "index is missing")
+                else:
+                    _document(item, values[number - 1], number, lines)
         if op in REFUSED:
             item.error = (
                 "illegal_argument_exception",
                 f"timberyard stores logs append-only: the {op!r} action is not supported;"
                 " send index or create",
             )
-        if item.op in STORED and item.index is None and item.error is None:
-            item.error = ("action_request_validation_exception", "index is missing")
-            item.entry = None
         if max_items is not None and len(items) > max_items:
             break
     if not items:
@@ -159,25 +156,22 @@ def _decode_line(line: bytes) -> Any:
         return _INVALID
 
 
-def _action(raw: bytes, action: Any, number: int) -> dict[str, Any]:
-    if action is _INVALID:
-        raise ParseError(
-            f"malformed action line {_short(raw)}: expected an object such as"
-            ' {"index": {}}',
-            number,
-        )
-    if not isinstance(action, dict) or len(action) != 1:
-        raise ParseError(
-            f"malformed action line {_short(raw)}: expected one action such as"
-            ' {"index": {}}',
-            number,
-        )
-    op = next(iter(action))
-    if op not in STORED and op not in REFUSED:
+def _action(action: Any, number: int, lines: _Lines) -> tuple[str, dict[str, Any]]:
+    """The operation and metadata of an action line, or the ParseError that fails the request."""
+    if type(action) is dict and len(action) == 1:
+        op, meta = next(iter(action.items()))
+        if op in STORED or op in REFUSED:
+            if type(meta) is dict:
+                return op, meta
+            raise ParseError(f"the {op!r} action's metadata must be an object", number)
         raise ParseError(
             f"unknown action {op!r}: expected index, create, update or delete", number
         )
-    return action
+    raise ParseError(
+        f"malformed action line {_short(lines[number - 1])}: expected one action such as"
+        ' {"index": {}}',
+        number,
+    )
 
 
 def document(item: Item, source: bytes, line: int = 1) -> None:
