@@ -78,7 +78,7 @@ LOKI_BAD: list[tuple[str, dict[str, str], bytes, int, str]] = [
 async def test_loki_bad_input_is_a_text_4xx_and_stores_nothing(
     make_harness: Any, headers: dict[str, str], body: bytes, status: int, reason: str
 ) -> None:
-    async with make_harness(max_entries=10) as h:
+    async with make_harness(shipper_max_entries=10) as h:
         r = await h.client.post("/loki/api/v1/push", content=body, headers={**h.auth("ingest"), **headers})
         assert r.status_code == status, r.text
         assert r.headers["content-type"].startswith("text/plain") and reason in r.text
@@ -159,7 +159,7 @@ ES_BAD: list[tuple[str, str, bytes, int, str]] = [
 async def test_bulk_bad_input_is_an_elasticsearch_error_and_stores_nothing(
     make_harness: Any, content_type: str, body: bytes, status: int, kind: str
 ) -> None:
-    async with make_harness(max_entries=10) as h:
+    async with make_harness(shipper_max_entries=10) as h:
         r = await bulk(h, body, "/i/_bulk", content_type=content_type)
         assert r.status_code == status, r.text
         assert r.headers["x-elastic-product"] == "Elasticsearch"
@@ -260,3 +260,17 @@ async def test_garbage_never_gets_a_5xx(harness: Harness, path: str, content_typ
         assert r.status_code < 500, (body, r.status_code, r.text)
     ok = await harness.client.post("/loki/api/v1/push", json=PUSH, headers=harness.auth("ingest"))
     assert ok.status_code == 204  # and the server keeps serving
+
+
+async def test_shippers_may_send_bigger_batches_than_v1_logs(harness: Harness) -> None:
+    # Filebeat's default bulk_max_size is 1600 and Promtail batches up to 1 MiB of lines.
+    body = ndjson(*[x for n in range(1600) for x in ({"create": {"_index": "fb"}}, {"message": f"doc {n}"})])
+    r = await bulk(harness, body)
+    assert r.status_code == 200 and r.json()["errors"] is False and len(r.json()["items"]) == 1600
+    push = {"streams": [{"stream": {"app": "big"}, "values": [[str(NS + n), f"line {n}"] for n in range(1500)]}]}
+    assert (await harness.client.post("/loki/api/v1/push", json=push, headers=harness.auth("ingest"))).status_code == 204
+    logs = await harness.client.post("/v1/logs", json=[{"message": "m"}] * 1500, headers=harness.auth("ingest"))
+    assert logs.status_code == 400 and "1000" in logs.text
+    await harness.flushed()
+    r = await harness.client.get("/v1/logs", params={"limit": 1}, headers=harness.auth())
+    assert r.json()["total"] == 3100

@@ -18,8 +18,16 @@ from starlette.routing import Route
 from ..errors import ParseError, TimberyardError
 from ..formats import esbulk
 from ..ingest.service import OFFLOAD_BYTES, Prepared, check_count
+from ..model import Limits
 from ..storage.meta import KeyInfo
-from .common import JSONResponse, authenticate, protocol_errors, read_body, services
+from .common import (
+    JSONResponse,
+    authenticate,
+    protocol_errors,
+    read_body,
+    services,
+    shipper_limits,
+)
 
 VERSION = "8.17.0"
 PRODUCT_HEADER = {"X-Elastic-Product": "Elasticsearch"}
@@ -131,17 +139,18 @@ async def bulk(request: Request) -> Response:
     key = authenticate(request, "ingest")
     svc.ingestor.admit(key)
     check_media_type(request)
-    body = await read_body(request, svc.limits.max_body_bytes)
+    limits = shipper_limits(svc)
+    body = await read_body(request, limits.max_body_bytes)
     started = time.monotonic()
     index = request.path_params.get("index")
 
     def decode() -> tuple[list[esbulk.Item], Prepared | None]:
         try:
-            items = esbulk.parse(body, index, svc.limits.max_entries)
+            items = esbulk.parse(body, index, limits.max_entries)
         except ParseError as exc:
             raise exc.to_api() from None
-        check_count(len(items), svc.limits)
-        return items, prepare_items(svc, key, items)
+        check_count(len(items), limits)
+        return items, prepare_items(svc, key, items, limits)
 
     if len(body) > OFFLOAD_BYTES:
         items, prepared = await asyncio.to_thread(decode)
@@ -152,7 +161,9 @@ async def bulk(request: Request) -> Response:
     return ElasticResponse(bulk_response(items, prepared, started), request=request)
 
 
-def prepare_items(svc: Any, key: KeyInfo, items: list[esbulk.Item]) -> Prepared | None:
+def prepare_items(
+    svc: Any, key: KeyInfo, items: list[esbulk.Item], limits: Limits | None = None
+) -> Prepared | None:
     """Normalise the documents of the stored actions; invalid ones become item errors.
 
     The rows are in the order of the items that still have no error, which is how
@@ -162,7 +173,7 @@ def prepare_items(svc: Any, key: KeyInfo, items: list[esbulk.Item]) -> Prepared 
     if not stored:
         return None
     try:
-        prepared = svc.ingestor.prepare(key, [item.entry for item in stored])
+        prepared = svc.ingestor.prepare(key, [item.entry for item in stored], limits=limits)
     except TimberyardError as error:
         if error.code != "VALIDATION_ERROR" or not error.extra.get("issues"):
             raise

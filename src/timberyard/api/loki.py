@@ -12,7 +12,7 @@ from starlette.routing import Route
 from ..errors import TimberyardError
 from ..formats import Parsed, loki
 from ..model import Limits
-from .common import authenticate, protocol_errors, read_body, services
+from .common import authenticate, protocol_errors, read_body, services, shipper_limits
 
 JSON_TYPES = frozenset({"application/json", "text/json"})
 PROTOBUF_TYPES = frozenset({"application/x-protobuf", "application/protobuf"})
@@ -46,9 +46,12 @@ async def push(request: Request) -> Response:
     svc = services(request)
     key = authenticate(request, "ingest")
     svc.ingestor.admit(key)
-    decode = decoder(request.headers.get("content-type"), svc.limits)
-    body = await read_body(request, svc.limits.max_body_bytes)
-    await svc.ingestor.accept_body(key, body, "loki", decode=decode, surface="loki")
+    limits = shipper_limits(svc)
+    decode = decoder(request.headers.get("content-type"), limits)
+    body = await read_body(request, limits.max_body_bytes)
+    await svc.ingestor.accept_body(
+        key, body, "loki", decode=decode, limits=limits, surface="loki"
+    )
     return Response(status_code=204)
 
 
