@@ -51,6 +51,7 @@ class Scenario:
     raw_bytes_per_entry: float
     connections: int
     framing: str = "separator"  # "length" for binary bodies (see post.lua)
+    path: str = "/v1/logs"
 
 
 def free_port() -> int:
@@ -104,6 +105,29 @@ def otlp_body(entries: list[dict[str, Any]]) -> bytes:
     return request.SerializeToString()
 
 
+def loki_body(entries: list[dict[str, Any]]) -> bytes:
+    """A snappy protobuf push of a batch, one stream per (service, environment, level), as Promtail sends."""
+    from timberyard.formats.loki import encode_protobuf
+    from timberyard.model import parse_time
+
+    streams: dict[str, list[tuple[int, str, dict[str, str]]]] = {}
+    for e in entries:
+        labels = f'{{service_name="{e["service"]}", env="{e["environment"]}", level="{e["level"]}"}}'
+        streams.setdefault(labels, []).append((parse_time(e["timestamp"]), e["message"], {}))
+    return encode_protobuf(list(streams.items()))
+
+
+def bulk_body(entries: list[dict[str, Any]]) -> bytes:
+    """An Elasticsearch bulk body of a batch: ECS documents, as Filebeat or Vector send them."""
+    action = b'{"create":{"_index":"bench-logs"}}'
+    lines = []
+    for e in entries:
+        doc = {"@timestamp": e["timestamp"], "message": e["message"], "log.level": e["level"],
+               "service.name": e["service"], "service.environment": e["environment"], **e["fields"]}
+        lines += [action, msgspec.json.encode(doc)]
+    return b"\n".join(lines) + b"\n"
+
+
 def syslog_line(e: dict[str, Any]) -> str:
     sev = {"trace": 7, "debug": 7, "info": 6, "success": 5, "warn": 4, "error": 3, "fatal": 2}[e["level"]]
     return f"<{16 * 8 + sev}>1 {e['timestamp']} host-{len(e['service'])} {e['service']} 1234 - - {e['message']}"
@@ -139,6 +163,8 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
     write_bodies(work / "text.bin", ["\n".join(text_line(e) for e in b).encode() for b in batches])
     write_bodies(work / "csv.bin", [csv_body(b).encode() for b in batches])
     write_binary_bodies(work / "otlp.bin", [otlp_body(b) for b in batches])
+    write_binary_bodies(work / "loki.bin", [loki_body(b) for b in batches])
+    write_bodies(work / "bulk.bin", [bulk_body(b) for b in batches])
     return [
         Scenario("json, 1000-entry batches", work / "batch.bin", "application/json", 1000, raw_entry_bytes, connections),
         Scenario("json, single entries", work / "single.bin", "application/json", 1, raw_single, connections * 2),
@@ -147,6 +173,10 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
         Scenario("syslog, 1000 lines", work / "syslog.bin", "application/x-syslog", 1000, raw_entry_bytes, connections),
         Scenario("text, 1000 lines", work / "text.bin", "text/plain", 1000, raw_entry_bytes, connections),
         Scenario("csv, 1000 rows", work / "csv.bin", "text/csv", 1000, raw_entry_bytes, connections),
+        Scenario("loki protobuf, 1000 entries", work / "loki.bin", "application/x-protobuf", 1000, raw_entry_bytes,
+                 connections, framing="length", path="/loki/api/v1/push"),
+        Scenario("elasticsearch _bulk, 1000 docs", work / "bulk.bin", "application/x-ndjson", 1000, raw_entry_bytes,
+                 connections, path="/_bulk"),
     ]
 
 
@@ -216,7 +246,7 @@ class VisibilityProbe(threading.Thread):
 
 def run_wrk(url: str, scenario: Scenario, duration: int, key: str) -> dict[str, Any]:
     env = {**os.environ, "BENCH_KEY": key, "BENCH_CTYPE": scenario.content_type,
-           "BENCH_FRAMING": scenario.framing}
+           "BENCH_FRAMING": scenario.framing, "BENCH_PATH": scenario.path}
     out = subprocess.run(
         ["wrk", "-t2", f"-c{scenario.connections}", f"-d{duration}s", "--timeout", "10s",
          "-s", str(HERE / "post.lua"), url, "--", str(scenario.bodies)],
@@ -323,7 +353,7 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
             prober = VisibilityProbe(base, creds["key"]) if probe else None
             if prober:
                 prober.start()
-            r = run_wrk(f"{base}/v1/logs", s, duration, creds["key"])
+            r = run_wrk(f"{base}{s.path}", s, duration, creds["key"])
             if prober:
                 prober.stop.set()
                 prober.join(30)

@@ -13,7 +13,19 @@ from starlette.requests import Request
 from starlette.responses import Response
 from starlette.routing import Route
 
-from .api import admin, browser, compat_read, flows, ingest, openapi, ops, query, tracking
+from .api import (
+    admin,
+    browser,
+    compat_read,
+    elastic,
+    flows,
+    ingest,
+    loki,
+    openapi,
+    ops,
+    query,
+    tracking,
+)
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
@@ -148,6 +160,8 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         *tracking.routes,
         *query.routes,
         *compat_read.routes,
+        *loki.routes,
+        *elastic.routes,
         *tail_api.routes,
         *web_routes,  # last: GET / and /static/...
         *admin.routes,

@@ -74,6 +74,11 @@ class Settings:
         "URL of this server as users reach it, for links in notifications",
     )
     max_entries: int = _setting(1000, "TIMBERYARD_MAX_ENTRIES", "entries per ingestion request")
+    shipper_max_entries: int = _setting(
+        10000,
+        "TIMBERYARD_SHIPPER_MAX_ENTRIES",
+        "entries per Loki push or Elasticsearch bulk request (shippers batch more)",
+    )
     max_message_bytes: int = _setting(65536, "TIMBERYARD_MAX_MESSAGE_BYTES", "bytes per message")
     max_body_bytes: int = _setting(
         10 * 1024 * 1024, "TIMBERYARD_MAX_BODY_BYTES", "bytes per request body (after gunzip)"

@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import base64
 import binascii
+import dataclasses
 import functools
 import hmac
 import zlib
@@ -16,6 +17,7 @@ from starlette.responses import Response
 
 from ..errors import TimberyardError
 from ..keys import KEY_PATTERN, invalid_key
+from ..model import Limits
 from ..storage.meta import KIND_BY_PREFIX, KeyInfo
 
 if TYPE_CHECKING:
@@ -36,6 +38,11 @@ class JSONResponse(Response):
 
 def services(request: Request) -> Services:
     return request.app.state.services
+
+
+def shipper_limits(svc: Services) -> Limits:
+    """The request limits of the shipper protocols: their clients batch more entries."""
+    return dataclasses.replace(svc.limits, max_entries=svc.settings.shipper_max_entries)
 
 
 def error_response(error: TimberyardError) -> JSONResponse:

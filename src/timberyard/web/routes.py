@@ -14,6 +14,9 @@ from starlette.routing import Mount, Route
 from starlette.staticfiles import StaticFiles
 from starlette.types import Scope
 
+from ..api.elastic import info as elastic_info
+from ..api.elastic import wants_elastic
+
 STATIC_DIR = Path(__file__).parent / "static"
 
 # Assets are not content-hashed, so browsers revalidate them every time; the
@@ -43,7 +46,9 @@ class DashboardFiles(StaticFiles):
 
 
 async def index(request: Request) -> Response:
-    """GET /: the dashboard page."""
+    """GET /: the dashboard page (Elasticsearch's info document for its clients)."""
+    if wants_elastic(request):
+        return await elastic_info(request)
     return FileResponse(
         STATIC_DIR / "index.html",
         media_type="text/html; charset=utf-8",
