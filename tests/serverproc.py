@@ -64,6 +64,23 @@ class Server:
             time.sleep(0.1)
         raise RuntimeError(f"server did not start:\n{self.log.read_text()[-3000:]}")
 
+    def search(self, key: str, q: str, **params: Any) -> list[dict[str, Any]]:
+        """Entries matching `q` (oldest first, any time), as GET /v1/logs answers them."""
+        query = {"q": q, "limit": 100, "order": "asc", "from": "0", **params}
+        r = httpx.get(f"{self.url}/v1/logs", params=query, headers={"Authorization": f"Bearer {key}"},
+                      timeout=10)
+        assert r.status_code == 200, r.text
+        return list(r.json()["logs"])
+
+    def wait_for(self, key: str, q: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
+        """Entries matching `q` once there are at least `count` of them (what there is at the timeout)."""
+        deadline = time.monotonic() + timeout
+        while True:
+            logs = self.search(key, q)
+            if len(logs) >= count or time.monotonic() > deadline:
+                return logs
+            time.sleep(0.2)
+
     def kill9(self) -> None:
         assert self.proc is not None
         self.proc.send_signal(signal.SIGKILL)

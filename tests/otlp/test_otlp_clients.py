@@ -10,12 +10,10 @@ import logging
 import os
 import subprocess
 import sys
-import time
 from collections.abc import Iterator
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from serverproc import Server, free_port, init
@@ -33,18 +31,7 @@ class Running:
 
     def search(self, q: str, expect: int, timeout: float = 20) -> list[dict[str, Any]]:
         """Entries matching `q`, waiting until there are `expect` of them."""
-        deadline = time.monotonic() + timeout
-        while True:
-            r = httpx.get(
-                f"{self.server.url}/v1/logs",
-                params={"q": q, "limit": 100, "order": "asc"},
-                headers={"Authorization": f"Bearer {self.key}"},
-            )
-            assert r.status_code == 200, r.text
-            logs = r.json()["logs"]
-            if len(logs) >= expect or time.monotonic() > deadline:
-                return logs
-            time.sleep(0.2)
+        return self.server.wait_for(self.key, q, expect, timeout)
 
 
 @pytest.fixture(scope="module")

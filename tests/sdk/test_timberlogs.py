@@ -42,18 +42,8 @@ class Running:
         self.server, self.key = server, key
 
     def search(self, q: str, expect: int, timeout: float = 20) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            r = httpx.get(
-                f"{self.server.url}/v1/logs",
-                params={"q": q, "limit": 100, "order": "asc", "from": "0"},
-                headers={"Authorization": f"Bearer {self.key}"},
-            )
-            assert r.status_code == 200, r.text
-            logs = r.json()["logs"]
-            if len(logs) >= expect or time.monotonic() > deadline:
-                return logs
-            time.sleep(0.2)
+        """Entries matching `q`, waiting until there are `expect` of them."""
+        return self.server.wait_for(self.key, q, expect, timeout)
 
 
 @pytest.fixture(scope="module")

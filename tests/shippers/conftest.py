@@ -4,13 +4,11 @@ from __future__ import annotations
 
 import os
 import subprocess
-import time
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import httpx
 import pytest
 
 from serverproc import Server, init
@@ -24,25 +22,21 @@ NODE_MODULES = ROOT / "scripts" / "deps" / "node" / "node_modules"
 class Shipped:
     """A running server, its ingest key, and a way to wait for entries to be searchable."""
 
-    url: str
+    server: Server
     key: str
     data: Path
 
+    @property
+    def url(self) -> str:
+        return self.server.url
+
     def search(self, q: str) -> list[dict[str, Any]]:
-        r = httpx.get(f"{self.url}/v1/logs", params={"q": q, "from": "-7d", "limit": 100, "order": "asc"},
-                      headers={"Authorization": f"Bearer {self.key}"}, timeout=10)
-        assert r.status_code == 200, r.text
-        return list(r.json()["logs"])
+        return self.server.search(self.key, q)
 
     def wait_for(self, q: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        found: list[dict[str, Any]] = []
-        while time.monotonic() < deadline:
-            found = self.search(q)
-            if len(found) >= count:
-                return found
-            time.sleep(0.2)
-        raise AssertionError(f"{q!r}: {len(found)} entries searchable, expected {count}: {found}")
+        found = self.server.wait_for(self.key, q, count, timeout)
+        assert len(found) >= count, f"{q!r}: {len(found)} entries searchable, expected {count}: {found}"
+        return found
 
 
 @pytest.fixture(scope="session")
@@ -51,7 +45,7 @@ def shipped(tmp_path_factory: pytest.TempPathFactory) -> Iterator[Shipped]:
     creds = init(data)
     server = Server(data, TIMBERYARD_BATCH_SECONDS="0.05").start()
     try:
-        yield Shipped(server.url, creds["key"], data)
+        yield Shipped(server, creds["key"], data)
     finally:
         server.stop()
 

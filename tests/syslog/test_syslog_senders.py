@@ -32,22 +32,10 @@ class Syslog:
         self.key = key
 
     def search(self, q: str) -> list[dict[str, Any]]:
-        r = httpx.get(
-            f"{self.server.url}/v1/logs",
-            params={"q": q, "limit": 100, "order": "asc"},
-            headers={"Authorization": f"Bearer {self.key}"},
-            timeout=10,
-        )
-        assert r.status_code == 200, r.text
-        return r.json()["logs"]  # type: ignore[no-any-return]
+        return self.server.search(self.key, q)
 
     def wait(self, q: str, count: int, timeout: float = 30) -> list[dict[str, Any]]:
-        deadline = time.monotonic() + timeout
-        while True:
-            logs = self.search(q)
-            if len(logs) >= count or time.monotonic() > deadline:
-                return logs
-            time.sleep(0.2)
+        return self.server.wait_for(self.key, q, count, timeout)
 
     def health(self) -> dict[str, Any]:
         return httpx.get(f"{self.server.url}/health", timeout=10).json()  # type: ignore[no-any-return]
