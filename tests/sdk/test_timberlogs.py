@@ -127,6 +127,8 @@ def test_flows_from_the_server_and_local(running: Running, timber: Any) -> None:
     local = timber.flow("refund")
     local.warn("flow refund asked")
     timber.flush()
+    # Acknowledged entries are searchable within a second of the 200, not at once.
+    running.search(f"flowId:{flow.id}", 3)
     r = httpx.get(f"{running.server.url}/v1/flows/{flow.id}", headers={"X-API-Key": running.key})
     assert r.status_code == 200, r.text
     doc = r.json()
