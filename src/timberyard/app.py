@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -17,7 +17,7 @@ from .api import admin, browser, compat_read, ingest, openapi, query, tracking
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
-from .api.common import JSONResponse, error_response
+from .api.common import JSONResponse, LargeBodies, error_response
 from .clock import Clock
 from .errors import TimberyardError
 from .services import Services, build_services
@@ -29,10 +29,10 @@ log = logging.getLogger("timberyard")
 
 
 async def _health(request: Request) -> JSONResponse:
-    """GET /health: ingestion pipeline state; 503 while the entry store is unreachable."""
+    """GET /health: ingestion pipeline state; 503 while rows cannot reach the entry store."""
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
-    healthy = stats["storeError"] is None
+    healthy = stats["storeError"] is None and stats["flusherError"] is None
     return JSONResponse(
         {"status": "ok" if healthy else "degraded", "ingest": stats},
         status_code=200 if healthy else 503,
@@ -64,6 +64,12 @@ async def _store_unavailable(request: Request, exc: Exception) -> Response:
             retryAfter=5,
         )
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # Nobody reads this answer; one line, not a traceback anyone could flood the log with.
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -122,8 +128,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             TimberyardError: _timberyard_error,
             HTTPException: _http_error,
             StoreUnavailable: _store_unavailable,
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
     )
     app.state.services = services
+    app.add_middleware(LargeBodies, permits=settings.large_body_concurrency)
     return app

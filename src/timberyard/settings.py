@@ -47,6 +47,11 @@ class Settings:
     max_body_bytes: int = _setting(
         10 * 1024 * 1024, "TIMBERYARD_MAX_BODY_BYTES", "bytes per request body (after gunzip)"
     )
+    large_body_concurrency: int = _setting(
+        4,
+        "TIMBERYARD_LARGE_BODY_CONCURRENCY",
+        "requests at a time that may hold a body past 1 MiB (sent or inflated); others wait",
+    )
     batch_rows: int = _setting(
         100_000,
         "TIMBERYARD_BATCH_ROWS",
