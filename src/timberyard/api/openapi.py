@@ -69,6 +69,10 @@ PARAMETERS: dict[str, list[tuple[str, str]]] = {
 }
 
 
+# Operations that need no credential (their security is the empty list).
+PUBLIC = {"GET /health", "GET /openapi.json", "GET /", "OPTIONS /v1/logs/browser"}
+
+
 def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "root"
 
@@ -121,6 +125,8 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 },
             },
         }
+        if f"{method} {path}" in PUBLIC:
+            operation["security"] = []
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",
