@@ -28,6 +28,17 @@ PATH = "/v1/logs/browser"
         ("https://app.example.com", ["https://*.example.com"], True),
         ("null", ["*.example.com"], False),
         ("", ["app.example.com"], False),
+        ("https://evil.test\\@shop.example.com", ["shop.example.com"], False),
+        ("https://evil.test@shop.example.com", ["shop.example.com"], False),
+        ("https://shop.example.com/", ["shop.example.com"], False),
+        ("https://shop.example.com/path", ["shop.example.com"], False),
+        ("https://shop.example.com?x=1", ["shop.example.com"], False),
+        ("https://shop.example.com#x", ["shop.example.com"], False),
+        ("https://shop.example.com:99999", ["shop.example.com"], False),
+        ("https://shop.example.com ", ["shop.example.com"], False),
+        ("ftp://shop.example.com", ["shop.example.com"], False),
+        ("https://SHOP.example.com", ["shop.example.com"], True),
+        ("https://shop.example.com:8443", ["https://shop.example.com:8443"], True),
     ],
 )
 def test_origin_matching(origin: str, allowed: list[str], ok: bool) -> None:
@@ -101,8 +112,45 @@ async def test_preflight(site: tuple[Harness, str]) -> None:
     assert "X-Timberyard-Key" in r.headers["access-control-allow-headers"]
     r = await h.client.options(PATH, params={"key": key}, headers={"Origin": "https://a.example.org"})
     assert r.status_code == 204 and r.headers["access-control-allow-origin"] == "https://a.example.org"
-    r = await h.client.options(PATH, headers={"Origin": "https://evil.com"})
+    # With the key in the URL: that key's project decides.
+    r = await h.client.options(PATH, params={"key": key}, headers={"Origin": "https://evil.com"})
     assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+    # Without a key (it travels in a header whose value preflights lack) every well-formed
+    # origin gets the same answer: nobody learns which origins another tenant allows.
+    _, other = h.new_project(allowed_origins=["https://other-tenant.example.net"])
+    answers = []
+    for origin in ("https://other-tenant.example.net", "https://never-allowed.example.io"):
+        r = await h.client.options(PATH, headers={"Origin": origin})
+        answers.append((r.status_code, r.headers.get("access-control-allow-origin") == origin))
+    assert answers[0] == answers[1]
+    for origin in ("https://evil.test\\@shop.example.com", "null", ""):
+        r = await h.client.options(PATH, headers={"Origin": origin} if origin else {})
+        assert r.status_code == 403 and "access-control-allow-origin" not in r.headers
+
+
+@pytest.mark.parametrize(
+    ("key", "origin", "status"),
+    [
+        (None, "https://shop.example.com", 401),
+        ("pk_unknownunknownunknown", "https://shop.example.com", 401),
+        ("pk_unknownunknownunknown", "https://evil.com", 401),
+        ("valid", "https://evil.com", 403),
+        ("valid", "https://evil.test\\@shop.example.com", 403),
+    ],
+)
+async def test_refusals_reflect_no_unchecked_origin(site: tuple[Harness, str], key: str | None, origin: str,
+                                                    status: int) -> None:
+    h, public = site
+    r = await post(h, {"message": "x"}, public if key == "valid" else key, origin)
+    assert r.status_code == status
+    assert "access-control-allow-origin" not in r.headers
+
+
+async def test_a_bad_body_from_an_allowed_origin_is_readable(site: tuple[Harness, str]) -> None:
+    h, key = site
+    r = await h.client.post(PATH, content=b"{nope", params={"key": key, "format": "json"},
+                            headers={"Origin": "https://shop.example.com"})
+    assert r.status_code == 400 and r.headers["access-control-allow-origin"] == "https://shop.example.com"
 
 
 async def test_stricter_limits(site: tuple[Harness, str]) -> None:

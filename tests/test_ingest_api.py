@@ -265,9 +265,15 @@ async def test_non_object_entries_rejected(harness: Harness) -> None:
     assert doc["accepted"] == 1 and doc["rejected"] == 2
 
 
-async def test_unknown_format_is_415(harness: Harness) -> None:
+async def test_unknown_format_is_400_naming_the_known_ones(harness: Harness) -> None:
     r = await post(harness, b"x", params={"format": "yaml"})
-    assert r.status_code == 415 and "unknown format 'yaml'" in r.json()["error"]
+    assert r.status_code == 400 and r.json()["code"] == "BAD_REQUEST"
+    assert "unknown format 'yaml'" in r.json()["error"] and "syslog" in r.json()["error"]
+
+
+async def test_unknown_content_type_still_sniffs(harness: Harness) -> None:
+    r = await post(harness, b'{"message": "m"}', headers={"Content-Type": "application/yaml"})
+    assert r.status_code == 200 and r.json()["accepted"] == 1
 
 
 async def test_unknown_route_is_json_404(harness: Harness) -> None:

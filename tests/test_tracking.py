@@ -49,6 +49,9 @@ async def test_five_levels(harness: Harness, level: str | None, stored: str) -> 
     [
         ({"level": "info"}, "message is required"),
         ({"message": "x", "level": "loud"}, "unknown level"),
+        ({"message": "x", "level": "verbose"}, "unknown level 'verbose': expected one of info, success"),
+        ({"message": "x", "level": "notice"}, "unknown level 'notice'"),
+        ({"message": "x", "level": 3}, "unknown level 3"),
         ({"message": "x", "sendNotification": "yes"}, "sendNotification must be true or false"),
         ({"message": "x", "useDebounce": "sometimes"}, "useDebounce must be"),
         ({"message": "x", "useDebounce": {"maxInterval": "soon"}}, "invalid maxInterval 'soon'"),

@@ -9,7 +9,7 @@ from collections.abc import AsyncIterator
 
 from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
-from starlette.requests import Request
+from starlette.requests import ClientDisconnect, Request
 from starlette.responses import Response
 from starlette.routing import Route
 
@@ -29,7 +29,7 @@ from .api import (
 from .api import alerts as alerts_api
 from .api import groups as groups_api
 from .api import tail as tail_api
-from .api.common import JSONResponse, error_response
+from .api.common import JSONResponse, LargeBodies, error_response
 from .api.otlp_grpc import OtlpGrpcServer
 from .clock import Clock
 from .errors import TimberyardError
@@ -43,10 +43,10 @@ log = logging.getLogger("timberyard")
 
 
 async def _health(request: Request) -> JSONResponse:
-    """GET /health: pipeline state and syslog counters; 503 while the store is unreachable."""
+    """GET /health: pipeline state and syslog counters; 503 while rows cannot reach the store."""
     svc: Services = request.app.state.services
     stats = svc.pipeline.stats()
-    healthy = stats["storeError"] is None
+    healthy = stats["storeError"] is None and stats["flusherError"] is None
     body = {"status": "ok" if healthy else "degraded", "ingest": stats}
     if svc.syslog is not None:
         body["syslog"] = svc.syslog.stats()
@@ -97,6 +97,12 @@ async def _store_internal(request: Request, exc: Exception) -> Response:
     return error_response(
         TimberyardError("INTERNAL", f"internal error {incident}; it has been logged")
     )
+
+
+async def _client_gone(request: Request, exc: Exception) -> Response:
+    # Nobody reads this answer; one line, not a traceback anyone could flood the log with.
+    log.info("client went away during %s %s", request.method, request.url.path)
+    return Response(status_code=400)
 
 
 async def _unexpected(request: Request, exc: Exception) -> Response:
@@ -177,6 +183,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             StoreUnavailable: _store_unavailable,
             StoreRejected: _store_rejected,
             StoreInternal: _store_internal,
+
+
+            ClientDisconnect: _client_gone,
             Exception: _unexpected,
         },
     )
@@ -185,4 +194,5 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
     app.add_middleware(ops.ReplayGate, pipeline=services.pipeline,
                        timeout=settings.ready_wait_seconds)  # fmt: skip
     app.add_middleware(MetricsMiddleware, metrics=services.metrics, templates=templates)
+    app.add_middleware(LargeBodies, permits=settings.large_body_concurrency)
     return app

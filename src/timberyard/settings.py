@@ -83,6 +83,27 @@ class Settings:
     max_body_bytes: int = _setting(
         10 * 1024 * 1024, "TIMBERYARD_MAX_BODY_BYTES", "bytes per request body (after gunzip)"
     )
+    large_body_concurrency: int = _setting(
+        4,
+        "TIMBERYARD_LARGE_BODY_CONCURRENCY",
+        "requests at a time that may hold a body past 1 MiB (sent or inflated); others wait",
+    )
+    header_timeout: float = _setting(
+        10.0, "TIMBERYARD_HEADER_TIMEOUT", "seconds a client has to send a request's headers"
+    )
+    body_timeout: float = _setting(
+        60.0,
+        "TIMBERYARD_BODY_TIMEOUT",
+        "seconds a client has to send a request's body once its headers are in",
+    )
+    keep_alive_timeout: float = _setting(
+        5.0, "TIMBERYARD_KEEP_ALIVE_TIMEOUT", "seconds an idle keep-alive connection stays open"
+    )
+    max_connections: int = _setting(
+        1000,
+        "TIMBERYARD_MAX_CONNECTIONS",
+        "connections and requests served at once; past it requests get a 503",
+    )
     batch_rows: int = _setting(
         100_000,
         "TIMBERYARD_BATCH_ROWS",

@@ -15,30 +15,51 @@ _UNITS_NS = {
     "d": 86400 * 1_000_000_000,
     "w": 7 * 86400 * 1_000_000_000,
 }
-_RELATIVE = re.compile(r"^(?:now)?\s*([+-])\s*(\d{1,9})\s*(ms|s|m|h|d|w)$")
+# ASCII digits only: `\d` and str.isdigit() also take `²` and other scripts' digits.
+_RELATIVE = re.compile(r"^(?:now)?\s*([+-])\s*([0-9]{1,9})\s*(ms|s|m|h|d|w)$", re.ASCII)
+_MILLIS = re.compile(r"^[0-9]{1,19}$", re.ASCII)
+
+# What the store's Int64 nanoseconds can hold, as whole years: 1970 to early 2262.
+MIN_NS = 0
+MAX_NS = 9_214_646_400_000_000_000  # 2262-01-01T00:00:00Z
 
 
 def parse_instant(name: str, value: str, now_ns: int) -> int:
-    """Nanoseconds for a `from`/`to` value, or a 400 naming the parameter."""
+    """Nanoseconds for a `from`/`to` value in 1970-2262, or a 400 naming the parameter."""
     text = value.strip().lower()
     if text == "now":
-        return now_ns
+        return _bounded(name, value, now_ns)
     match = _RELATIVE.match(text)
     if match:
         sign, amount, unit = match.groups()
         delta = int(amount) * _UNITS_NS[unit]
-        return now_ns - delta if sign == "-" else now_ns + delta
-    if text.isdigit():
+        return _bounded(name, value, now_ns - delta if sign == "-" else now_ns + delta)
+    if _MILLIS.match(text):
         # Plain numbers in query parameters are milliseconds since the epoch (SPEC §3.2).
-        return int(text) * 1_000_000
-    try:
-        return parse_time(value.strip())
-    except ValidationIssue:
+        return _bounded(name, value, int(text) * 1_000_000)
+    if text.isascii():
+        try:
+            return _bounded(name, value, parse_time(value.strip()))
+        except ValidationIssue:
+            pass
+    raise TimberyardError(
+        "BAD_REQUEST",
+        f"invalid {name} {_shown(value)}: expected ISO 8601 (2024-01-15T10:30:00Z),"
+        " milliseconds since the epoch, 'now' or a relative time such as -15m, -24h, -7d",
+    )
+
+
+def _bounded(name: str, value: str, ns: int) -> int:
+    if not MIN_NS <= ns < MAX_NS:
         raise TimberyardError(
             "BAD_REQUEST",
-            f"invalid {name} {value!r}: expected ISO 8601 (2024-01-15T10:30:00Z),"
-            " milliseconds since the epoch, 'now' or a relative time such as -15m, -24h, -7d",
-        ) from None
+            f"invalid {name} {_shown(value)}: out of range; give an instant from 1970 to 2261",
+        )
+    return ns
+
+
+def _shown(value: str) -> str:
+    return repr(value if len(value) <= 80 else value[:80] + "…")
 
 
 _DURATION = re.compile(r"^(\d{1,9})\s*(ms|s|m|h|d|w)?$")

@@ -135,5 +135,5 @@ def test_resolve_priority(
 def test_unknown_format_is_rejected() -> None:
     with pytest.raises(TimberyardError) as caught:
         resolve("xml", "text/plain", b"x")
-    assert caught.value.code == "UNSUPPORTED_MEDIA_TYPE"
+    assert caught.value.code == "BAD_REQUEST"
     assert "'xml'" in caught.value.message

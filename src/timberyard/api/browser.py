@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from urllib.parse import urlsplit
+import re
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -18,18 +18,38 @@ ALLOWED_HEADERS = "Content-Type, Content-Encoding, X-Timberyard-Key"
 BROWSER_FORMATS = ("json", "jsonl")
 
 
+# An Origin is scheme://host[:port] and nothing else (RFC 6454): no path, user info,
+# backslash or query, which a lenient URL parser would read past to another host.
+_ORIGIN = re.compile(
+    r"^(https?)://([a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?(?:\.[a-z0-9](?:[a-z0-9-]{0,61}[a-z0-9])?)*"
+    r"|\[[0-9a-f:.]+\])(?::([0-9]{1,5}))?$",
+    re.ASCII | re.IGNORECASE,
+)
+
+
+def parse_origin(origin: str) -> tuple[str, str, int | None] | None:
+    """(scheme, host, port) of a well-formed Origin header, else None."""
+    match = _ORIGIN.match(origin)
+    if not match:
+        return None
+    scheme, host, port = match.groups()
+    number = int(port) if port else None
+    if number is not None and not 0 < number < 65536:
+        return None
+    return scheme.lower(), host.lower(), number
+
+
 def origin_allowed(origin: str, allowed: tuple[str, ...] | list[str]) -> bool:
     """Whether an Origin matches an allowed entry: host, `*.example.com`, with or without scheme."""
-    parts = urlsplit(origin)
-    if not parts.scheme or not parts.hostname:
+    parsed = parse_origin(origin)
+    if parsed is None:
         return False
-    host = parts.hostname.lower()
-    port = parts.port
+    scheme, host, port = parsed
     for pattern in allowed:
         pattern = pattern.strip().lower().rstrip("/")
         if "://" in pattern:
-            scheme, _, rest = pattern.partition("://")
-            if scheme != parts.scheme:
+            want_scheme, _, rest = pattern.partition("://")
+            if want_scheme != scheme:
                 continue
         else:
             rest = pattern
@@ -68,19 +88,25 @@ def _key(request: Request) -> str | None:
 
 
 async def preflight(request: Request) -> Response:
-    """CORS preflight: the allowed origin only, never a wildcard."""
+    """CORS preflight: the requesting origin only, never a wildcard, and no tenant's list.
+
+    A browser's preflight carries the URL (so a `?key=` is checked against that
+    key's project) but not the X-Timberyard-Key header's value: without a key every
+    well-formed origin gets the same answer, which tells nobody another tenant's
+    origins; the POST itself checks the key and the origin.
+    """
     svc = services(request)
     origin = request.headers.get("origin", "")
+    if parse_origin(origin) is None:
+        return Response(status_code=403)
     secret = _key(request)
     if secret:
         try:
             allowed = lookup(svc, secret).allowed_origins
         except TimberyardError:
             allowed = ()
-    else:
-        allowed = tuple(svc.meta.all_allowed_origins())
-    if not origin or not origin_allowed(origin, allowed):
-        return Response(status_code=403)
+        if not origin_allowed(origin, allowed):
+            return Response(status_code=403)
     return Response(
         status_code=204,
         headers={
@@ -96,6 +122,8 @@ async def post_browser_logs(request: Request) -> Response:
     """Frontend logs with a `pk_` key from an allowed origin; stricter limits."""
     svc = services(request)
     origin = request.headers.get("origin", "")
+    # Answers, errors included, name the origin only once it is known to be allowed.
+    reflect = False
     try:
         key = lookup(svc, _key(request))
         if key.kind != "public":
@@ -108,6 +136,7 @@ async def post_browser_logs(request: Request) -> Response:
             raise TimberyardError(
                 "FORBIDDEN", f"origin {origin or '(none)'!r} is not allowed for this project"
             )
+        reflect = True
         client = request.client.host if request.client else "unknown"
         svc.ingestor.admit(
             key, client=client, client_per_minute=svc.settings.browser_rate_per_minute
@@ -127,7 +156,7 @@ async def post_browser_logs(request: Request) -> Response:
         result = success_body(accepted, len(body), svc.clock.now_ms())
     except TimberyardError as error:
         response = error_response(error)
-        if origin and error.code != "FORBIDDEN":
+        if reflect:
             response.headers.update(_cors(origin))
         return response
     return JSONResponse(result, headers=_cors(origin))

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+import asyncio
 import base64
 import binascii
 import dataclasses
@@ -181,6 +182,44 @@ def protocol_errors(
     return wrap
 
 
+# Bodies past this size (as sent or inflated) hold one of a few permits until the
+# request ends, so that many large or amplified bodies cannot take the memory together.
+LARGE_BODY_BYTES = 1024 * 1024
+PERMITS_KEY = "timberyard.large_bodies"
+_INFLATE_CHUNK = 256 * 1024
+
+
+class LargeBodies:
+    """ASGI middleware: at most `permits` requests at a time hold a body past 1 MiB."""
+
+    def __init__(self, app: Any, permits: int) -> None:
+        self.app = app
+        self.semaphore = asyncio.Semaphore(max(1, permits))
+
+    async def __call__(self, scope: Any, receive: Any, send: Any) -> None:
+        if scope["type"] != "http":
+            await self.app(scope, receive, send)
+            return
+        held: list[bool] = []
+        scope[PERMITS_KEY] = (self.semaphore, held)
+        try:
+            await self.app(scope, receive, send)
+        finally:
+            if held:
+                self.semaphore.release()
+
+
+async def _large(request: Request) -> None:
+    """Take the request's large-body permit (once), waiting for one to be free."""
+    found = request.scope.get(PERMITS_KEY)
+    if found is None:
+        return
+    semaphore, held = found
+    if not held:
+        await semaphore.acquire()
+        held.append(True)
+
+
 async def read_body(request: Request, limit: int) -> bytes:
     """The request body, gunzipped when so encoded; 413 beyond `limit` bytes."""
     declared = request.headers.get("content-length")
@@ -196,11 +235,13 @@ async def read_body(request: Request, limit: int) -> bytes:
         size += len(chunk)
         if size > limit:
             raise _too_large(limit)
+        if size > LARGE_BODY_BYTES:
+            await _large(request)
         chunks.append(chunk)
     body = b"".join(chunks)
     encoding = request.headers.get("content-encoding", "").strip().lower()
     if encoding in ("gzip", "x-gzip", "deflate"):
-        body = _inflate(body, limit, encoding)
+        body = await _inflate(request, body, limit, encoding)
     elif encoding not in ("", "identity"):
         raise TimberyardError(
             "UNSUPPORTED_MEDIA_TYPE",
@@ -209,18 +250,40 @@ async def read_body(request: Request, limit: int) -> bytes:
     return body
 
 
-def _inflate(body: bytes, limit: int, encoding: str) -> bytes:
+async def _inflate(request: Request, body: bytes, limit: int, encoding: str) -> bytes:
+    """Every member of a gzip body (`cat a.gz b.gz`) or a zlib/deflate stream, bounded.
+
+    Inflates in small steps, so a small body that inflates past `limit` is refused
+    with at most `limit` bytes built, and past 1 MiB the request takes a permit.
+    """
     wbits = 47 if encoding != "deflate" else 15  # 47: gzip or zlib header, detected
-    inflater = zlib.decompressobj(wbits)
+    out: list[bytes] = []
+    size = 0
+    rest = body
     try:
-        out = inflater.decompress(body, limit + 1)
-        if len(out) > limit or inflater.unconsumed_tail:
-            raise _too_large(limit)
-        if not inflater.eof:
-            raise TimberyardError("BAD_REQUEST", f"truncated {encoding} body")
+        while True:
+            inflater = zlib.decompressobj(wbits)
+            pending = rest
+            while True:
+                piece = inflater.decompress(pending, _INFLATE_CHUNK)
+                size += len(piece)
+                if size > limit:
+                    raise _too_large(limit)
+                if size > LARGE_BODY_BYTES:
+                    await _large(request)
+                out.append(piece)
+                pending = inflater.unconsumed_tail
+                if inflater.eof or not pending and not piece:
+                    break
+            if not inflater.eof:
+                raise TimberyardError("BAD_REQUEST", f"truncated {encoding} body")
+            rest = inflater.unused_data
+            # Another gzip member follows (shippers concatenate them); zero padding does not.
+            if wbits == 15 or not rest.lstrip(b"\0"):
+                break
     except zlib.error as exc:
         raise TimberyardError("BAD_REQUEST", f"invalid {encoding} body: {exc}") from None
-    return out
+    return b"".join(out)
 
 
 def _too_large(limit: int) -> TimberyardError:

@@ -84,6 +84,8 @@ BODIES: dict[str, tuple[str, dict[str, Any]]] = {
         },
     ),
 }
+# Operations that need no credential (their security is the empty list).
+PUBLIC = {"GET /health", "GET /openapi.json", "GET /", "OPTIONS /v1/logs/browser"}
 
 
 def _slug(path: str) -> str:
@@ -144,6 +146,8 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 "description": body[0],
                 "content": {"application/json": {"schema": body[1]}},
             }
+        if f"{method} {path}" in PUBLIC:
+            operation["security"] = []
         paths.setdefault(path, {})[method.lower()] = operation
     return {
         "openapi": "3.1.0",

@@ -85,6 +85,13 @@ async def get_usage(request: Request) -> JSONResponse:
     """GET /v1/usage: the key's organisation's usage this month (or `?month=YYYY-MM`)."""
     svc = services(request)
     key = lookup(svc, credential(request))
+    if not key.project_active:
+        raise TimberyardError("NOT_FOUND", "the key's project does not exist or is not active")
+    if not key.scopes & {"ingest", "read"}:
+        # Public keys live in web pages: the organisation's plan and quota are not theirs.
+        raise TimberyardError(
+            "FORBIDDEN", "a public pk_ key cannot read usage; use a server, ingest or read key"
+        )
     month = request.query_params.get("month")
     if month is not None and not _MONTH.match(month):
         raise TimberyardError("BAD_REQUEST", f"invalid month {month!r}: expected YYYY-MM")

@@ -10,11 +10,30 @@ from starlette.routing import Route
 from ..alerts.fingerprint import group_title
 from ..debounce import parse_use_debounce
 from ..errors import TimberyardError, ValidationIssue
+from ..model import LEVELS
 from ..storage.reader import format_id
 from .common import JSONResponse, authenticate, json_body, services
 
 # The two request keys that steer the endpoint and are not part of the entry.
 _CONTROL = ("sendNotification", "useDebounce")
+
+# Seed 001's levels, then the canonical ones and SPEC §1's aliases. The wider
+# vocabulary shippers send to /v1/logs (verbose, notice...) is not part of this contract.
+SEED_LEVELS = ("info", "success", "error", "warning", "critical")
+TRACKING_LEVELS = frozenset(
+    (*SEED_LEVELS, *LEVELS, "err", "information", "dbg", "emergency", "alert")
+)
+
+
+def _check_level(value: object) -> None:
+    if value is None:
+        return
+    if isinstance(value, str) and value.strip().lower() in TRACKING_LEVELS:
+        return
+    others = ", ".join(sorted(TRACKING_LEVELS - set(SEED_LEVELS)))
+    raise _invalid(
+        f"unknown level {value!r}: expected one of {', '.join(SEED_LEVELS)} (or {others})"
+    )
 
 
 def _invalid(reason: str) -> TimberyardError:
@@ -35,6 +54,7 @@ async def track(request: Request) -> JSONResponse:
         spec = parse_use_debounce(body.get("useDebounce"))
     except ValidationIssue as issue:
         raise _invalid(issue.reason) from None
+    _check_level(body.get("level"))
     raw = {k: v for k, v in body.items() if k not in _CONTROL}
     try:
         prepared = ingestor.prepare(key, [raw], strict=True)

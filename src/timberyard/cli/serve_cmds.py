@@ -73,6 +73,7 @@ def run_serve(args: argparse.Namespace) -> int:
     import uvicorn
 
     from ..app import create_app
+    from .deadlines import protocol
 
     settings = _settings(args)
     logging.basicConfig(
@@ -106,7 +107,9 @@ def run_serve(args: argparse.Namespace) -> int:
         log_level=settings.log_level.lower(),
         access_log=False,
         loop="auto",
-        http="auto",
+        http=protocol(settings.header_timeout, settings.body_timeout),
+        limit_concurrency=settings.max_connections,
+        timeout_keep_alive=max(1, int(settings.keep_alive_timeout)),
         timeout_graceful_shutdown=30,
     )
     return 0

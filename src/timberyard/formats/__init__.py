@@ -71,8 +71,10 @@ def resolve(format_param: str | None, content_type: str | None, body: bytes) -> 
     if format_param:
         name = canonical_name(format_param)
         if name not in _MODULES:
+            # A bad parameter value, not an unsupported body: 400 (an unknown
+            # Content-Type, by contrast, falls through to sniffing below).
             raise TimberyardError(
-                "UNSUPPORTED_MEDIA_TYPE",
+                "BAD_REQUEST",
                 f"unknown format {format_param!r}: expected one of {', '.join(FORMATS)}",
             )
         return name

@@ -79,6 +79,11 @@ class Pipeline:
         self._tasks: list[asyncio.Task[None]] = []
         self._stopping = False
         self._store_error: str | None = None
+        # Any other failure of the flusher (a full disk, no descriptors left...):
+        # the message, since when (ms), and how many attempts have failed in all.
+        self._flusher_error: str | None = None
+        self._flusher_error_since = 0
+        self.flush_failures = 0
         self.flushed_rows = 0
         self.store_errors = 0
         # Called with ("insert", seconds) and ("flush_lag", seconds) per stored batch.
@@ -140,9 +145,10 @@ class Pipeline:
     def check_capacity(self) -> None:
         """Refuse new rows while too much is waiting for an unreachable store."""
         if self._unflushed_bytes > self.max_unflushed_bytes:
+            cause = "unreachable" if self._flusher_error is None else "not taking writes"
             raise TimberyardError(
                 "UNAVAILABLE",
-                "the log store is unreachable and the write-ahead log is full; retry later",
+                f"the log store is {cause} and the write-ahead log is full; retry later",
                 headers={"Retry-After": "5"},
                 retryAfter=5,
             )
@@ -202,11 +208,12 @@ class Pipeline:
                     records = await asyncio.to_thread(
                         self.wal.write, [item[0] for item in group], [item[1] for item in group]
                     )
-                except OSError as exc:
+                except Exception as exc:  # the writer never dies: this group fails, not the next
                     log.error("write-ahead log append failed: %s", exc)
+                    reason = exc.strerror if isinstance(exc, OSError) else None
                     error = TimberyardError(
                         "UNAVAILABLE",
-                        f"cannot write the write-ahead log: {exc.strerror}",
+                        f"cannot write the write-ahead log: {reason or type(exc).__name__}",
                         headers={"Retry-After": "5"},
                         retryAfter=5,
                     )
@@ -237,7 +244,10 @@ class Pipeline:
         while True:
             if not self._queue:
                 if self._stopping and not self._pending and self._writer_done():
-                    await asyncio.to_thread(self._final_checkpoint)
+                    try:
+                        await asyncio.to_thread(self._final_checkpoint)
+                    except Exception as exc:  # the WAL replays from the last good one
+                        log.error("final WAL checkpoint failed: %s", exc)
                     return
                 self._flush_wake.clear()
                 await self._wait(self.batch_seconds)
@@ -251,10 +261,11 @@ class Pipeline:
             batch = self._take_batch()
             try:
                 await asyncio.to_thread(self._insert, batch)
-            except StoreUnavailable as exc:
-                if self._store_error is None:
-                    log.error("entry store unavailable, keeping rows in the WAL: %s", exc)
-                self._store_error = str(exc)
+            except Exception as exc:
+                # Whatever fails (store, checkpoint, a descriptor limit), the flusher
+                # keeps the rows in the WAL and retries: it must never end.
+                self.flush_failures += 1
+                self._flush_failed(exc)
                 if self._stopping and backoff >= 2:
                     return  # leave the rest to the next start; the WAL has it
                 await asyncio.sleep(backoff)
@@ -262,13 +273,28 @@ class Pipeline:
                 continue
             if self._store_error is not None:
                 log.info("entry store reachable again")
+            if self._flusher_error is not None:
+                log.info("store flusher making progress again")
             self._store_error = None
+            self._flusher_error = None
             backoff = 0.1
             for _ in batch:
                 record, _ = self._queue.popleft()
                 self._queued_rows -= record.rows
                 self._unflushed_bytes -= record.length
                 self.flushed_rows += record.rows
+
+    def _flush_failed(self, exc: Exception) -> None:
+        """Record a failed flush; logged once per episode, not once per retry."""
+        if isinstance(exc, StoreUnavailable):
+            if self._store_error is None:
+                log.error("entry store unavailable, keeping rows in the WAL: %s", exc)
+            self._store_error = str(exc)
+            return
+        if self._flusher_error is None:
+            log.error("store flusher failed, keeping rows in the WAL and retrying", exc_info=exc)
+            self._flusher_error_since = int(time.time() * 1000)
+        self._flusher_error = f"{type(exc).__name__}: {exc}"
 
     def _publish(self, project_id: str, rows: list[dict[str, Any]]) -> None:
         for listener in self.listeners:
@@ -328,10 +354,15 @@ class Pipeline:
             )
             self.wal.write_checkpoint(self._checkpoint)
         self.store.insert_rows(self._blocks(batch), token, batch[0].fmt)
-        self._forced = None
         self._checkpoint = Checkpoint(flushed=last)
         self.wal.write_checkpoint(self._checkpoint)
-        self.wal.drop_flushed(last)
+        # Cleared only once the checkpoint is written: until then a retry must reuse
+        # the token, so that the store deduplicates the batch it already took.
+        self._forced = None
+        try:
+            self.wal.drop_flushed(last)
+        except OSError as exc:  # the next flush deletes them; the checkpoint is written
+            log.warning("cannot delete flushed WAL segments yet: %s", exc)
 
     def _blocks(self, batch: list[Record]) -> Iterator[bytes]:
         """The batch's payloads, read back from the WAL, small Native blocks merged.
@@ -377,6 +408,12 @@ class Pipeline:
             "unflushedBytes": self._unflushed_bytes,
             "flushedRows": self.flushed_rows,
             "storeError": self._store_error,
+            "flusherError": (
+                None
+                if self._flusher_error is None
+                else {"error": self._flusher_error, "since": self._flusher_error_since}
+            ),
+            "flushFailures": self.flush_failures,
         }
 
     def replay_done(self) -> bool:
