@@ -160,6 +160,13 @@ async def json_body(request: Request, limit: int | None = None) -> dict[str, Any
 Endpoint = Callable[[Request], Awaitable[Response]]
 
 
+def public(endpoint: Endpoint) -> Endpoint:
+    """Mark an endpoint that answers without a credential (health probes, harmless
+    protocol probes); /openapi.json describes it so."""
+    endpoint.public = True  # type: ignore[attr-defined]
+    return endpoint
+
+
 def protocol_errors(
     render: Callable[[TimberyardError], Response],
 ) -> Callable[[Endpoint], Endpoint]:

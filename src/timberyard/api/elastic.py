@@ -24,6 +24,7 @@ from .common import (
     JSONResponse,
     authenticate,
     protocol_errors,
+    public,
     read_body,
     services,
     shipper_limits,
@@ -247,12 +248,14 @@ async def single(request: Request) -> Response:
     return ElasticResponse(result, 201, request=request)
 
 
+@public
 @elastic_errors
 async def refresh(request: Request) -> Response:
     """POST|GET /{index}/_refresh: a no-op; entries are searchable once flushed."""
     return ElasticResponse({"_shards": _SHARDS}, request=request)
 
 
+@public
 @elastic_errors
 async def cluster_health(request: Request) -> Response:
     """GET /_cluster/health: always green (for shippers' health checks)."""
@@ -290,12 +293,14 @@ _LICENSE = {
 }
 
 
+@public
 @elastic_errors
 async def license_info(request: Request) -> Response:
     """GET /_license: a basic licence (Beats and Logstash ask before sending)."""
     return ElasticResponse({"license": _LICENSE}, request=request)
 
 
+@public
 @elastic_errors
 async def xpack(request: Request) -> Response:
     """GET /_xpack: no X-Pack features, a basic licence."""
@@ -309,6 +314,7 @@ async def xpack(request: Request) -> Response:
     )
 
 
+@public
 @elastic_errors
 async def template(request: Request) -> Response:
     """GET|PUT /_index_template/{name} (and _template, _ilm/policy): accepted, nothing kept.
@@ -335,6 +341,7 @@ async def template(request: Request) -> Response:
     return ElasticResponse(body, request=request)
 
 
+@public
 @elastic_errors
 async def other(request: Request) -> Response:
     """GET|PUT /_...: any other Elasticsearch API; a PUT of set-up is acknowledged, else 404."""

@@ -92,6 +92,11 @@ def _slug(path: str) -> str:
     return re.sub(r"[^a-z0-9]+", "_", path.lower()).strip("_") or "root"
 
 
+def openapi_path(route_path: str) -> str:
+    """A route's path as OpenAPI writes it: `{rest:path}` is `{rest}`."""
+    return re.sub(r"{(\w+):\w+}", r"{\1}", route_path)
+
+
 def _operations(routes: list[Any], prefix: str = "") -> list[tuple[str, str, Any]]:
     out = []
     for route in routes:
@@ -106,7 +111,8 @@ def _operations(routes: list[Any], prefix: str = "") -> list[tuple[str, str, Any
 def describe(routes: list[Any]) -> dict[str, Any]:
     """The OpenAPI 3.1 document of these routes."""
     paths: dict[str, dict[str, Any]] = {}
-    for method, path, endpoint in _operations(routes):
+    for method, route_path, endpoint in _operations(routes):
+        path = openapi_path(route_path)
         doc = (endpoint.__doc__ or "").strip().splitlines()
         summary = doc[0] if doc else f"{method} {path}"
         operation: dict[str, Any] = {
@@ -146,7 +152,7 @@ def describe(routes: list[Any]) -> dict[str, Any]:
                 "description": body[0],
                 "content": {"application/json": {"schema": body[1]}},
             }
-        if f"{method} {path}" in PUBLIC:
+        if f"{method} {path}" in PUBLIC or getattr(endpoint, "public", False):
             operation["security"] = []
         paths.setdefault(path, {})[method.lower()] = operation
     return {

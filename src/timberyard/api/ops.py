@@ -19,12 +19,13 @@ from ..errors import TimberyardError
 from ..ingest.pipeline import Pipeline
 from ..metrics import CONTENT_TYPE
 from .admin import require_admin
-from .common import JSONResponse, credential, services
+from .common import JSONResponse, credential, public, services
 
 # Paths that answer at once even while the replay runs: probes must not wait.
 UNGATED = frozenset({"/health", "/ready", "/metrics"})
 
 
+@public
 async def ready(request: Request) -> JSONResponse:
     """GET /ready: 200 once the WAL replay after a restart is stored and the store is up."""
     pipeline = services(request).pipeline
