@@ -183,3 +183,15 @@ async def test_counts_survive_a_failed_save(meta_url: str) -> None:
     limiter.save()  # nothing left: no double counting
     fresh = Limiter(meta, Clock(fixed=1_795_000_000.0))
     assert [fresh.usage(org)["used"] for org in orgs] == [11, 2, 3]
+
+
+@pytest.mark.parametrize(
+    "seconds",
+    [0, 1706745599.9, 1706745600, 1735689599.999, 1735689600, 1764547199, 1764547200, 1706745599.9],
+)
+def test_month_of_across_month_and_year_ends(seconds: float) -> None:
+    from datetime import UTC, datetime
+
+    from timberyard.limits import month_of
+
+    assert month_of(seconds) == datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m")

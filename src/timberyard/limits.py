@@ -55,7 +55,20 @@ class OrgLimits:
 
 def month_of(seconds: float) -> str:
     """The usage month (`2026-11`, UTC) of an instant."""
-    return datetime.fromtimestamp(seconds, tz=UTC).strftime("%Y-%m")
+    start, end, label = _month_cache
+    if start <= seconds < end:
+        return label  # every request asks; formatting a date each time showed in profiles
+    moment = datetime.fromtimestamp(seconds, tz=UTC)
+    first = moment.replace(day=1, hour=0, minute=0, second=0, microsecond=0)
+    following = first.replace(year=first.year + 1, month=1) if first.month == 12 else (
+        first.replace(month=first.month + 1)
+    )
+    label = moment.strftime("%Y-%m")
+    _month_cache[:] = [first.timestamp(), following.timestamp(), label]
+    return label
+
+
+_month_cache: list = [0.0, 0.0, ""]  # [start, end) of the last month asked for, and its label
 
 
 class TokenBucket:
