@@ -9,7 +9,7 @@ what has no home elsewhere (requests by route, latencies) is counted here.
 from __future__ import annotations
 
 import time
-from collections.abc import Iterator
+from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
 
 from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
@@ -96,31 +96,24 @@ class ServiceCollector(Collector):
         yield _gauge("timberyard_ready", "1 once the WAL replay is stored and the store is up",
                      1 if svc.pipeline.ready() else 0)  # fmt: skip
 
-        entries = CounterMetricFamily(
+        yield _labelled(
             "timberyard_ingested_entries",
             "entries accepted or rejected (invalid) by ingestion, per surface",
-            labels=["surface", "outcome"],
+            ["surface", "outcome"],
+            svc.ingestor.entry_counts,
         )
-        for (surface, outcome), value in sorted(svc.ingestor.entry_counts.items()):
-            entries.add_metric([surface, outcome], value)
-        yield entries
-        ingested = CounterMetricFamily(
+        yield _labelled(
             "timberyard_ingested_bytes",
             "body bytes (after gunzip) of the requests ingestion parsed, per surface",
-            labels=["surface"],
+            ["surface"],
+            svc.ingestor.byte_counts,
         )
-        for surface, value in sorted(svc.ingestor.byte_counts.items()):
-            ingested.add_metric([surface], value)
-        yield ingested
-
-        refused = CounterMetricFamily(
+        yield _labelled(
             "timberyard_refused_requests",
             "requests refused by a rate limit (rate) or an exhausted hard quota (quota)",
-            labels=["reason"],
+            ["reason"],
+            svc.limiter.refused,
         )
-        for reason, value in sorted(svc.limiter.refused.items()):
-            refused.add_metric([reason], value)
-        yield refused
 
         tail = svc.tail.stats()
         yield _gauge("timberyard_tail_subscribers", "open live tails", tail["subscribers"])
@@ -128,25 +121,19 @@ class ServiceCollector(Collector):
                        tail["dropped"])  # fmt: skip
 
         if svc.relay is not None:
-            relay = CounterMetricFamily(
+            yield _labelled(
                 "timberyard_relay_messages",
                 "messages between nodes through Redis: published, received, dropped, and"
                 " late rows (reached this node after their hold)",
-                labels=["kind"],
+                ["kind"],
+                svc.relay.stats,
             )
-            for kind, value in sorted(svc.relay.stats.items()):
-                relay.add_metric([kind], value)
-            yield relay
-
-        notifications = CounterMetricFamily(
+        yield _labelled(
             "timberyard_notification_attempts",
             "delivery attempts of notifications by outcome (delivered, failed, retry, dropped)",
-            labels=["outcome"],
+            ["outcome"],
+            getattr(svc.dispatcher.log, "outcomes", {}),
         )
-        log = svc.dispatcher.log
-        for outcome, value in sorted(getattr(log, "outcomes", {}).items()):
-            notifications.add_metric([outcome], value)
-        yield notifications
         yield _counter("timberyard_notifications", "notifications started",
                        svc.dispatcher.stats().get("notifications", 0))  # fmt: skip
 
@@ -157,6 +144,14 @@ def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:
 
 def _counter(name: str, doc: str, value: float) -> CounterMetricFamily:
     return CounterMetricFamily(name, doc, value=value)
+
+
+def _labelled(name: str, doc: str, labels: list[str], counts: Mapping[Any, float]) -> Any:
+    """A counter family with one sample per key of `counts` (a label value, or a tuple of them)."""
+    family = CounterMetricFamily(name, doc, labels=labels)
+    for key, value in sorted(counts.items()):
+        family.add_metric(list(key) if isinstance(key, tuple) else [key], value)
+    return family
 
 
 class CountingLog:

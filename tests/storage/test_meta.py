@@ -96,7 +96,7 @@ def test_organisations_projects_keys_usage_round_trip(meta_url: str) -> None:
     assert CASES[2][2]((key, secret))
     info = store.lookup_key(secret)
     assert info is not None and info.org_id == org["id"] and info.project_active
-    assert store.all_allowed_origins() == ["https://a.example"]
+    assert store.get_project(project["id"])["allowed_origins"] == ["https://a.example"]  # type: ignore[index]
     assert store.update_organisation(org["id"], monthly_quota=5)["monthly_quota"] == 5  # type: ignore[index]
     assert store.revoke_key(key["id"]) and store.lookup_key(secret) is None
     assert store.delete_project(project["id"]) and store.get_project(project["id"]) is None

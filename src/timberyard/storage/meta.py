@@ -369,16 +369,6 @@ class MetaStore:
             rows = conn.execute(query.order_by(projects.c.created_at)).mappings()
             return [_project(r) for r in rows]
 
-    def all_allowed_origins(self) -> list[str]:
-        """Every allowed origin of every active project (preflights that name no key)."""
-        with self.engine.connect() as conn:
-            rows = conn.execute(
-                sa.select(projects.c.allowed_origins).where(
-                    projects.c.deleted_at.is_(None), projects.c.active.is_(True)
-                )
-            )
-            return [o for (raw,) in rows for o in msgspec.json.decode(raw or "[]")]
-
     def update_project(self, project_id: str, **values: Any) -> dict[str, Any] | None:
         if "allowed_origins" in values:
             values["allowed_origins"] = msgspec.json.encode(values["allowed_origins"]).decode()
