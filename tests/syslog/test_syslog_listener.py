@@ -189,6 +189,40 @@ async def test_stop_stores_what_open_connections_have_read(harness: Harness) -> 
     assert server.counters["entries"] == 1 and server.counters["connections"] == 0
 
 
+async def test_stop_under_back_pressure_is_clean(
+    harness: Harness, caplog: pytest.LogCaptureFixture
+) -> None:
+    """Senders flooding the listener when it stops: reading is paused by back-pressure and
+    the sockets hold unread data. The stop ends every connection without a transport
+    error, and what was counted as stored is stored."""
+    meta, project = harness.services.meta, harness.project["id"]
+    server = SyslogListener(
+        harness.services.ingestor, lambda: project_grant(meta, project), "127.0.0.1", 0
+    )
+    await server.start()
+    frame = b"<14>1 - h floodapp - - - %d flooding the listener with frames\n"
+    chunk = b"".join(frame % i for i in range(20_000))  # about 1 MB
+    writers = []
+    for _ in range(3):
+        _, writer = await asyncio.open_connection("127.0.0.1", server.port)
+        writer.write(chunk * 4)  # more than the listener's buffers: reading pauses
+        writers.append(writer)
+    await wait_for(lambda: server.counters["entries"] >= 20_000, timeout=60)
+    caplog.clear()
+    with caplog.at_level(logging.DEBUG):
+        await server.stop()
+    for writer in writers:
+        writer.transport.abort()
+    problems = [r for r in caplog.records if r.levelno >= logging.WARNING]
+    assert not problems, [r.getMessage() for r in problems]
+    assert server.counters["connections"] == 0
+    await harness.flushed()
+    r = await harness.client.get(
+        "/v1/logs", params={"q": "service:floodapp", "limit": 1}, headers=harness.auth("read")
+    )
+    assert r.json()["total"] == server.counters["entries"]
+
+
 def test_an_unknown_project_is_refused_naming_it(harness: Harness) -> None:
     with pytest.raises(TimberyardError, match="prj_nope"):
         project_grant(harness.services.meta, "prj_nope")

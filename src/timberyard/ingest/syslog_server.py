@@ -96,7 +96,7 @@ class SyslogListener:
         self._udp_queue: asyncio.Queue[bytes] = asyncio.Queue()
         self._udp_bytes = 0
         self._udp_task: asyncio.Task[None] | None = None
-        self._connections: dict[asyncio.Task[Any], asyncio.StreamReader] = {}
+        self._connections: dict[asyncio.Task[Any], _Connection] = {}
         self._stopping = False
 
     def stats(self) -> dict[str, Any]:
@@ -124,9 +124,12 @@ class SyslogListener:
         self._stopping = True
         if self._tcp is not None:
             self._tcp.close()
-        # Each connection stores what it has read, then ends; cancelled only if that stalls.
-        for reader in self._connections.values():
-            reader.feed_eof()
+        # A connection waiting for data ends now; one storing what it read finishes
+        # that first (cancelled only if it stalls). Ending the readers with feed_eof
+        # instead would break the transports that still hold unread data.
+        for task, connection in self._connections.items():
+            if connection.reading:
+                task.cancel()
         if self._connections:
             _, late = await asyncio.wait(list(self._connections), timeout=STOP_SECONDS)
             for task in late:
@@ -146,14 +149,24 @@ class SyslogListener:
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
         task = asyncio.current_task()
+        connection = _Connection()
         if task is not None:
-            self._connections[task] = reader
+            self._connections[task] = connection
         self.counters["connections"] += 1
         framer = Framer(MAX_FRAME)
         counted = 0  # malformed frames of this connection already in the counters
         try:
-            while True:
-                data = await reader.read(READ_BYTES)
+            while not self._stopping:
+                connection.reading = True
+                try:
+                    data = await reader.read(READ_BYTES)
+                except asyncio.CancelledError:
+                    if not self._stopping or task is None:
+                        raise
+                    task.uncancel()
+                    break  # the listener stops: what was read is stored below
+                finally:
+                    connection.reading = False
                 if not data:
                     break
                 frames = framer.feed(data)
@@ -234,6 +247,15 @@ class SyslogListener:
             self.counters["entries"] += accepted.count
             self.counters["rejected"] += accepted.rejected
             return
+
+
+class _Connection:
+    """What the listener needs to know of one TCP connection to stop it cleanly."""
+
+    __slots__ = ("reading",)
+
+    def __init__(self) -> None:
+        self.reading = False  # waiting for data (nothing read is pending)
 
 
 class _Datagrams(asyncio.DatagramProtocol):
