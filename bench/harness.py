@@ -85,11 +85,17 @@ class Served:
             return self.proc.wait(10)
 
     def rss_mib(self) -> float:
+        return self.memory_mib().get("VmRSS", 0.0)
+
+    def memory_mib(self) -> dict[str, float]:
+        """VmRSS and its parts (RssAnon: heap; RssFile: mapped code and files), in MiB."""
         assert self.proc is not None
+        out: dict[str, float] = {}
         try:
             for line in Path(f"/proc/{self.proc.pid}/status").read_text().splitlines():
-                if line.startswith("VmRSS:"):
-                    return int(line.split()[1]) / 1024
+                name, _, value = line.partition(":")
+                if name in ("VmRSS", "RssAnon", "RssFile"):
+                    out[name] = int(value.split()[0]) / 1024
         except OSError:
             pass
-        return 0.0
+        return out

@@ -1,8 +1,10 @@
 """Soak: mixed ingestion, searches and live tails at about 80% of measured capacity.
 
 Measures capacity first (batches of 100 entries as fast as --workers allow), then runs
-at --load of it for --duration seconds; samples the server's RSS every 10 s and prints
-tables for bench/RESULTS.md (RSS curve, p50/p99 per kind, errors).
+at --load of it for --duration seconds; samples the server's RSS every 10 s with where
+it goes (the store's tracked memory and caches, Python's allocated blocks, rows stored,
+from /metrics) and prints tables for bench/RESULTS.md (RSS curve, p50/p99 per kind,
+errors).
 
     .venv/bin/python bench/soak.py [--duration 600] [--rate REQ_PER_S] [--load 0.8]
 """
@@ -17,7 +19,9 @@ import time
 
 import httpx
 
-from harness import Served
+from prometheus_client.parser import text_string_to_metric_families
+
+from harness import ADMIN, Served
 
 BATCH = [{"message": f"soak entry {i} user=u{i % 17}", "level": ("info", "warn", "error")[i % 3],
           "fields": {"service": f"svc{i % 5}", "durationMs": i}} for i in range(100)]
@@ -28,6 +32,24 @@ def percentile(values: list[float], p: float) -> float:
         return 0.0
     ordered = sorted(values)
     return ordered[min(len(ordered) - 1, int(len(ordered) * p))]
+
+
+def breakdown(url: str) -> dict[str, float]:
+    """The memory figures of one scrape of /metrics (MiB, blocks, rows)."""
+    try:
+        text = httpx.get(f"{url}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=30).text
+    except httpx.HTTPError:
+        return {}
+    out: dict[str, float] = {}
+    for family in text_string_to_metric_families(text):
+        for s in family.samples:
+            if s.name == "timberyard_store_memory_bytes":
+                out[s.labels["kind"]] = s.value / 2**20
+            elif s.name == "timberyard_python_allocated_blocks":
+                out["python_blocks"] = s.value
+            elif s.name == "timberyard_store_flushed_rows_total":
+                out["rows"] = s.value
+    return out
 
 
 def main() -> int:
@@ -121,23 +143,30 @@ def main() -> int:
     for t in threads:
         t.start()
     started = time.monotonic()
-    samples: list[tuple[float, float]] = []
+    samples: list[tuple[float, float, dict[str, float]]] = []
     while time.monotonic() - started < args.duration:
-        samples.append((time.monotonic() - started, served.rss_mib()))
+        samples.append((time.monotonic() - started, served.rss_mib(), {**served.memory_mib(), **breakdown(served.url)}))
         time.sleep(min(10, max(0.0, args.duration - (time.monotonic() - started))))
-    samples.append((time.monotonic() - started, served.rss_mib()))
+    samples.append((time.monotonic() - started, served.rss_mib(), {**served.memory_mib(), **breakdown(served.url)}))
     stop.set()
     for t in threads[: args.workers + 1]:
         t.join(30)
     served.stop()
-    print("| t (s) | server RSS (MiB) |\n|---|---|")
-    for at, rss in samples:
-        print(f"| {at:.0f} | {rss:.0f} |")
+    print("| t (s) | server RSS (MiB) | anonymous | file-backed | store tracked | mark cache |"
+          " uncompressed cache | anonymous - store | Python blocks (k) | rows stored (M) |\n"
+          "|---|---|---|---|---|---|---|---|---|---|")
+    nan = float("nan")
+    for at, rss, b in samples:
+        tracked = b.get("tracked", nan)
+        print(f"| {at:.0f} | {rss:.0f} | {b.get('RssAnon', nan):.0f} | {b.get('RssFile', nan):.0f} | "
+              f"{tracked:.0f} | {b.get('mark_cache', nan):.1f} | {b.get('uncompressed_cache', nan):.1f} | "
+              f"{b.get('RssAnon', nan) - tracked:.0f} | "
+              f"{b.get('python_blocks', 0) / 1000:.0f} | {b.get('rows', 0) / 1e6:.1f} |")
     print("| kind | requests | p50 ms | p99 ms |\n|---|---|---|---|")
     for kind, values in sorted(latencies.items()):
         print(f"| {kind} | {len(values)} | {statistics.median(values):.1f} | {percentile(values, 0.99):.1f} |")
     print(f"live tail events received: {tail_events[0]}; errors: {dict(errors) or 0}")
-    warm = [rss for at, rss in samples if at >= min(60, args.duration / 2)]
+    warm = [rss for at, rss, _ in samples if at >= min(60, args.duration / 2)]
     if len(warm) >= 2:
         print(f"RSS after warm-up: {min(warm):.0f} to {max(warm):.0f} MiB")
     return 1 if errors else 0

@@ -8,6 +8,8 @@ what has no home elsewhere (requests by route, latencies) is counted here.
 
 from __future__ import annotations
 
+import logging
+import sys
 import time
 from collections.abc import Iterator, Mapping
 from typing import TYPE_CHECKING, Any
@@ -19,6 +21,8 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 if TYPE_CHECKING:
     from .services import Services
+
+log = logging.getLogger(__name__)
 
 CONTENT_TYPE = "text/plain; version=0.0.4; charset=utf-8"
 LATENCY_BUCKETS = (0.001, 0.0025, 0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30)
@@ -136,6 +140,30 @@ class ServiceCollector(Collector):
         )
         yield _counter("timberyard_notifications", "notifications started",
                        svc.dispatcher.stats().get("notifications", 0))  # fmt: skip
+        yield from memory_metrics(svc)
+
+
+def memory_metrics(svc: Services) -> Iterator[Any]:
+    """Where the memory goes: the store's own accounting, and Python's allocated blocks."""
+    try:
+        store = svc.store.memory()
+    except Exception as exc:  # a scrape never fails for the store being away
+        log.debug("store memory not readable: %s", exc)
+    else:
+        family = GaugeMetricFamily(
+            "timberyard_store_memory_bytes",
+            "memory the entry store (ClickHouse) accounts for: everything it tracks, and its"
+            " caches within that; embedded, this is part of the process's RSS",
+            labels=["kind"],
+        )
+        for kind, value in store.items():
+            family.add_metric([kind], value)
+        yield family
+    yield _gauge(
+        "timberyard_python_allocated_blocks",
+        "memory blocks currently allocated by the Python interpreter (sys.getallocatedblocks)",
+        sys.getallocatedblocks(),
+    )
 
 
 def _gauge(name: str, doc: str, value: float) -> GaugeMetricFamily:

@@ -58,6 +58,12 @@ async def test_metrics_after_known_traffic(make_harness: Any) -> None:
     assert value("timberyard_store_errors_total") == 0
     assert value("timberyard_tail_subscribers") == 0
     assert value("timberyard_ready") == 1
+    # Where the memory goes: the store's tracked memory is real and bounds its caches.
+    tracked = value("timberyard_store_memory_bytes", kind="tracked")
+    assert tracked > 0
+    for kind in ("mark_cache", "uncompressed_cache", "primary_index", "query_cache"):
+        assert 0 <= value("timberyard_store_memory_bytes", kind=kind) <= tracked
+    assert value("timberyard_python_allocated_blocks") > 10_000
 
 
 async def test_rate_limited_and_quota_refused_are_counted(harness: Harness) -> None:

@@ -230,6 +230,29 @@ class EntryStore(EntryReads):
             "parts": parts,
         }
 
+    def memory(self) -> dict[str, int]:
+        """Bytes of memory ClickHouse accounts for: all it tracks, and its caches within that.
+
+        Embedded, this is the part of the process's RSS that belongs to the store; on a
+        server, that server's. Keys: `tracked`, `mark_cache`, `uncompressed_cache`,
+        `primary_index`, `query_cache`.
+        """
+        names = {
+            "MemoryTracking": "tracked",
+            "MarkCacheBytes": "mark_cache",
+            "UncompressedCacheBytes": "uncompressed_cache",
+            "PrimaryIndexCacheBytes": "primary_index",
+            "QueryCacheBytes": "query_cache",
+        }
+        rows = self.query(
+            "SELECT metric, value FROM system.metrics WHERE metric IN {names:Array(String)}",
+            {"names": list(names)},
+        )
+        out = dict.fromkeys(names.values(), 0)
+        for metric, value in rows:
+            out[names[metric]] = max(int(value), 0)
+        return out
+
     def _parts(self) -> str:
         return f"cluster('{self.cluster}', system.parts)" if self.cluster else "system.parts"
 
