@@ -3,6 +3,7 @@ decode-and-append endpoint (the ceiling), measured in the same run.
 
     .venv/bin/python bench/ingest.py [--duration 20] [--connections 32] [--quick]
     .venv/bin/python bench/ingest.py --only-syslog --duration 5   # the syslog TCP scenario alone
+    .venv/bin/python bench/ingest.py --compare otlp,_bulk --rounds 3  # ratios to JSON batches
 
 Prints a Markdown table for bench/RESULTS.md. Needs `wrk` (Debian package). The syslog
 TCP scenario sends octet-counted RFC 5424 frames over a few connections to
@@ -442,6 +443,33 @@ def bench_syslog_tcp(data: Path, chunks: list[bytes], duration: int, connections
         proc.wait(120)
 
 
+def compare(names: list[str], rounds: int, duration: int, connections: int) -> None:
+    """Each chosen scenario against JSON batches on one server, alternated for `rounds`
+    rounds: the median share of JSON batches is the figure (absolute rates drift here)."""
+    work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
+    scenarios = build_scenarios(work, False, connections)
+    chosen = [scenarios[0]] + [s for s in scenarios[1:] if any(n in s.name for n in names)]
+    runs: dict[str, list[float]] = {s.name: [] for s in chosen}
+    ratios: dict[str, list[float]] = {s.name: [] for s in chosen[1:]}
+    for round_ in range(rounds):
+        result = bench_server(work / f"data-compare-{round_}", chosen, duration)
+        json_rate = result["scenarios"][chosen[0].name]["entries_per_s"]
+        runs[chosen[0].name].append(json_rate)
+        for s in chosen[1:]:
+            rate = result["scenarios"][s.name]["entries_per_s"]
+            runs[s.name].append(rate)
+            ratios[s.name].append(rate / json_rate)
+    print()
+    print(f"{rounds} rounds of {duration} s per scenario, one fresh server per round, {time.strftime('%Y-%m-%d %H:%M')}")
+    print("| scenario | entries/s (median) | share of JSON batches (median, min-max) |")
+    print("|---|---|---|")
+    print(f"| {chosen[0].name} | {statistics.median(runs[chosen[0].name]):,.0f} | 100% |")
+    for s in chosen[1:]:
+        r = ratios[s.name]
+        print(f"| {s.name} | {statistics.median(runs[s.name]):,.0f} | {statistics.median(r):.0%} "
+              f"({min(r):.0%}-{max(r):.0%}) |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
@@ -450,7 +478,14 @@ def main() -> None:
     parser.add_argument("--connections", type=int, default=32, help="concurrent keep-alive connections")
     parser.add_argument("--quick", action="store_true", help="smaller corpus and 5 s runs")
     parser.add_argument("--only-syslog", action="store_true", help="run the syslog TCP scenario alone")
+    parser.add_argument("--compare", metavar="NAMES",
+                        help="comma-separated parts of scenario names: run them and JSON batches in"
+                             " alternation on one server and print each one's share of JSON batches")
+    parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
     args = parser.parse_args()
+    if args.compare:
+        compare(args.compare.split(","), args.rounds, 5 if args.quick else args.duration, args.connections)
+        return
     if args.only_syslog:
         work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
         r = bench_syslog_tcp(work / "data-syslog", syslog_frames(True), args.duration)
