@@ -133,6 +133,28 @@ async def test_bulk_response_as_elasticsearch_writes_it(harness: Harness, method
     assert two["dataset"] == "other" and two["host"] == "h"
 
 
+async def test_bulk_items_exactly_and_escaped(harness: Harness) -> None:
+    """Every key of a stored item, in Elasticsearch's order; names and ids that need JSON
+    escaping come back as sent; a generated _id is the entry's id."""
+    body = ndjson({"create": {"_index": 'we"ird\\idx', "_id": 'id "1"\n'}}, {"message": "a"},
+                  {"index": {"_index": "plain"}}, {"message": "b"})
+    r = await bulk(harness, body)
+    assert r.status_code == 200, r.text
+    doc = r.json()
+    assert list(doc) == ["took", "errors", "items"] and doc["errors"] is False
+    first, second = doc["items"]
+    assert list(first) == ["create"] and list(second) == ["index"]
+    assert list(first["create"]) == ["_index", "_id", "_version", "result", "_shards", "_seq_no",
+                                     "_primary_term", "status"]
+    assert first["create"]["_index"] == 'we"ird\\idx' and first["create"]["_id"] == 'id "1"\n'
+    assert first["create"]["_version"] == 1 and first["create"]["_primary_term"] == 1
+    one, two = await stored(harness)
+    ids = {entry["message"]: entry["id"] for entry in (one, two)}
+    assert second["index"]["_id"] == str(int(ids["b"], 16)) == str(second["index"]["_seq_no"])
+    assert first["create"]["_seq_no"] == int(ids["a"], 16)
+    assert first["create"]["_seq_no"] < second["index"]["_seq_no"]
+
+
 async def test_bulk_without_errors(harness: Harness) -> None:
     r = await bulk(harness, ndjson({"index": {"_index": "i"}}, {"message": "m"}))
     assert r.json()["errors"] is False and r.json()["items"][0]["index"]["status"] == 201
