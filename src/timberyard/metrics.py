@@ -205,6 +205,11 @@ class MetricsMiddleware:
         self.app = app
         self.metrics = metrics
         self.templates = templates
+        # Labelled children by (route, method, status) and by route, bounded by the
+        # route templates.
+        self._requests: dict[tuple[str, str, int], Any] = {}
+        self._latency: dict[str, Any] = {}
+        self._bytes: dict[str, Any] = {}
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
@@ -232,8 +237,19 @@ class MetricsMiddleware:
         finally:
             # The router put the matched endpoint in the scope; its template bounds the labels.
             route = self.templates.get(scope.get("endpoint"), "other")
-            m = self.metrics
-            m.requests.labels(route, scope["method"], str(status)).inc()
-            m.latency.labels(route).observe(time.perf_counter() - started)
+            key = (route, scope["method"], status)
+            counter = self._requests.get(key)
+            if counter is None:  # children looked up once: labels() costs microseconds
+                counter = self._requests[key] = self.metrics.requests.labels(
+                    route, scope["method"], str(status)
+                )
+            counter.inc()
+            latency = self._latency.get(route)
+            if latency is None:
+                latency = self._latency[route] = self.metrics.latency.labels(route)
+            latency.observe(time.perf_counter() - started)
             if received:
-                m.request_bytes.labels(route).inc(received)
+                body_bytes = self._bytes.get(route)
+                if body_bytes is None:
+                    body_bytes = self._bytes[route] = self.metrics.request_bytes.labels(route)
+                body_bytes.inc(received)
