@@ -443,16 +443,17 @@ def bench_syslog_tcp(data: Path, chunks: list[bytes], duration: int, connections
         proc.wait(120)
 
 
-def compare(names: list[str], rounds: int, duration: int, connections: int) -> None:
+def compare(names: list[str], rounds: int, duration: int, connections: int, probe: bool = False) -> None:
     """Each chosen scenario against JSON batches on one server, alternated for `rounds`
-    rounds: the median share of JSON batches is the figure (absolute rates drift here)."""
+    rounds: the median share of JSON batches is the figure (absolute rates drift here).
+    With `probe`, each scenario also measures how soon an entry is searchable under it."""
     work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
     scenarios = build_scenarios(work, False, connections)
     chosen = [scenarios[0]] + [s for s in scenarios[1:] if any(n in s.name for n in names)]
     runs: dict[str, list[float]] = {s.name: [] for s in chosen}
     ratios: dict[str, list[float]] = {s.name: [] for s in chosen[1:]}
     for round_ in range(rounds):
-        result = bench_server(work / f"data-compare-{round_}", chosen, duration)
+        result = bench_server(work / f"data-compare-{round_}", chosen, duration, probe=probe)
         json_rate = result["scenarios"][chosen[0].name]["entries_per_s"]
         runs[chosen[0].name].append(json_rate)
         for s in chosen[1:]:
@@ -482,9 +483,12 @@ def main() -> None:
                         help="comma-separated parts of scenario names: run them and JSON batches in"
                              " alternation on one server and print each one's share of JSON batches")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument("--probe", action="store_true",
+                        help="with --compare: also measure how soon an entry is searchable under each load")
     args = parser.parse_args()
     if args.compare:
-        compare(args.compare.split(","), args.rounds, 5 if args.quick else args.duration, args.connections)
+        compare([n for n in args.compare.split(",") if n], args.rounds, 5 if args.quick else args.duration,
+                args.connections, args.probe)
         return
     if args.only_syslog:
         work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
