@@ -4,6 +4,7 @@ decode-and-append endpoint (the ceiling), measured in the same run.
     .venv/bin/python bench/ingest.py [--duration 20] [--connections 32] [--quick]
     .venv/bin/python bench/ingest.py --only-syslog --duration 5   # the syslog TCP scenario alone
     .venv/bin/python bench/ingest.py --compare otlp,_bulk --rounds 3  # ratios to JSON batches
+    .venv/bin/python bench/ingest.py --compare , --baseline /tmp/old/src  # JSON batches, before/after
 
 Prints a Markdown table for bench/RESULTS.md. Needs `wrk` (Debian package). The syslog
 TCP scenario sends octet-counted RFC 5424 frames over a few connections to
@@ -336,11 +337,15 @@ def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int, susta
     }
 
 
-def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bool = False) -> dict[str, Any]:
+def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bool = False,
+                 pythonpath: str | None = None) -> dict[str, Any]:
+    """The scenarios in turn on one fresh server (of the build at `pythonpath`, else this one)."""
+    extra = {"PYTHONPATH": pythonpath} if pythonpath else {}
     creds = json.loads(subprocess.run([PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "enterprise"],
-                                      check=True, capture_output=True, text=True).stdout)
+                                      check=True, capture_output=True, text=True,
+                                      env={**os.environ, **extra}).stdout)
     port = free_port()
-    env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning"}
+    env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **extra}
     proc = subprocess.Popen([PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port)], env=env)
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"scenarios": {}}
@@ -363,13 +368,14 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
             stats = httpx.get(f"{base}/v1/admin/stats?optimize=false", headers={"Authorization": f"Bearer {ADMIN}"},
                               timeout=120).json()
             r["rss_mb"] = sampler.peak_kb / 1024
+            r["inserts"] = insert_stats(base)
             results["scenarios"][s.name] = r
             accepted = (r["requests"] - r["status_errors"]) * s.entries_per_request
             raw_bytes += accepted * s.raw_bytes_per_entry
             print(f"  {s.name}: {r['entries_per_s']:,.0f} entries/s, {r['requests_per_s']:,.0f} req/s, "
                   f"p50 {r['p50_us'] / 1000:.1f} ms, p99 {r['p99_us'] / 1000:.1f} ms, errors {r['status_errors']}, "
                   f"rss {r['rss_mb']:.0f} MB (queued {stats['ingest']['queuedRows']}, "
-                  f"rows before {before['storage']['rows']})", flush=True)
+                  f"rows before {before['storage']['rows']}; inserts so far: {r['inserts']})", flush=True)
         final = httpx.get(f"{base}/v1/admin/stats?optimize=true", headers={"Authorization": f"Bearer {ADMIN}"},
                           timeout=600).json()
         results["storage"] = final["storage"]
@@ -380,6 +386,26 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
         proc.terminate()
         proc.wait(120)
     return results
+
+
+def insert_stats(base: str) -> str:
+    """The store inserts so far, from /metrics: how many, mean rows and mean seconds each."""
+    r = httpx.get(f"{base}/metrics", headers={"Authorization": f"Bearer {ADMIN}"}, timeout=60)
+    if r.status_code != 200:
+        return "not reported by this build"
+    text = r.text
+    values: dict[str, float] = {}
+    for line in text.splitlines():
+        name, _, value = line.partition(" ")
+        if name in ("timberyard_store_insert_duration_seconds_count",
+                    "timberyard_store_insert_duration_seconds_sum", "timberyard_store_flushed_rows_total"):
+            values[name] = float(value)
+    count = values.get("timberyard_store_insert_duration_seconds_count", 0)
+    if not count:
+        return "none"
+    rows = values.get("timberyard_store_flushed_rows_total", 0) / count
+    seconds = values.get("timberyard_store_insert_duration_seconds_sum", 0) / count
+    return f"{count:.0f} of {rows:,.0f} rows in {seconds * 1000:.0f} ms on average"
 
 
 def syslog_frames(quick: bool) -> list[bytes]:
@@ -443,16 +469,23 @@ def bench_syslog_tcp(data: Path, chunks: list[bytes], duration: int, connections
         proc.wait(120)
 
 
-def compare(names: list[str], rounds: int, duration: int, connections: int, probe: bool = False) -> None:
+def compare(names: list[str], rounds: int, duration: int, connections: int, probe: bool = False,
+            baseline: str | None = None) -> None:
     """Each chosen scenario against JSON batches on one server, alternated for `rounds`
     rounds: the median share of JSON batches is the figure (absolute rates drift here).
-    With `probe`, each scenario also measures how soon an entry is searchable under it."""
+    With `probe`, each scenario also measures how soon an entry is searchable under it.
+    With `baseline` (the `src` folder of another build, e.g. a git worktree), each round
+    also runs JSON batches on a server of that build, for a before/after in one run."""
     work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
     scenarios = build_scenarios(work, False, connections)
     chosen = [scenarios[0]] + [s for s in scenarios[1:] if any(n in s.name for n in names)]
     runs: dict[str, list[float]] = {s.name: [] for s in chosen}
     ratios: dict[str, list[float]] = {s.name: [] for s in chosen[1:]}
+    before: list[float] = []
     for round_ in range(rounds):
+        if baseline:
+            base = bench_server(work / f"data-baseline-{round_}", chosen[:1], duration, pythonpath=baseline)
+            before.append(base["scenarios"][chosen[0].name]["entries_per_s"])
         result = bench_server(work / f"data-compare-{round_}", chosen, duration, probe=probe)
         json_rate = result["scenarios"][chosen[0].name]["entries_per_s"]
         runs[chosen[0].name].append(json_rate)
@@ -465,6 +498,10 @@ def compare(names: list[str], rounds: int, duration: int, connections: int, prob
     print("| scenario | entries/s (median) | share of JSON batches (median, min-max) |")
     print("|---|---|---|")
     print(f"| {chosen[0].name} | {statistics.median(runs[chosen[0].name]):,.0f} | 100% |")
+    if before:
+        shares = [b / a for a, b in zip(runs[chosen[0].name], before, strict=True)]
+        print(f"| {chosen[0].name}, baseline build ({baseline}) | {statistics.median(before):,.0f} | "
+              f"{statistics.median(shares):.0%} ({min(shares):.0%}-{max(shares):.0%}) |")
     for s in chosen[1:]:
         r = ratios[s.name]
         print(f"| {s.name} | {statistics.median(runs[s.name]):,.0f} | {statistics.median(r):.0%} "
@@ -483,12 +520,14 @@ def main() -> None:
                         help="comma-separated parts of scenario names: run them and JSON batches in"
                              " alternation on one server and print each one's share of JSON batches")
     parser.add_argument("--rounds", type=int, default=3, help="rounds of --compare")
+    parser.add_argument("--baseline", metavar="SRC",
+                        help="with --compare: also run JSON batches on the build whose src folder this is")
     parser.add_argument("--probe", action="store_true",
                         help="with --compare: also measure how soon an entry is searchable under each load")
     args = parser.parse_args()
     if args.compare:
         compare([n for n in args.compare.split(",") if n], args.rounds, 5 if args.quick else args.duration,
-                args.connections, args.probe)
+                args.connections, args.probe, args.baseline)
         return
     if args.only_syslog:
         work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
