@@ -102,7 +102,7 @@ class Settings:
     max_connections: int = _setting(
         1000,
         "TIMBERYARD_MAX_CONNECTIONS",
-        "connections and requests served at once; past it requests get a 503",
+        "connections open (and requests served) at once; past it a new one is answered 503",
     )
     batch_rows: int = _setting(
         100_000,

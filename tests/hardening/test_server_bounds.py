@@ -97,3 +97,43 @@ def idle(port: int, head: bytes, drip: bytes, results: dict[str, float | bytes],
             answer += chunk
     results[name] = time.monotonic() - started
     results[name + ".answer"] = answer
+
+
+def test_connections_past_the_limit_are_refused_at_once(tmp_path: Path) -> None:
+    """Slow clients that never finish their headers count against the connection limit:
+    past it a connection is answered 503 and closed at once, so its descriptor is freed
+    without waiting for the header deadline."""
+    data = tmp_path / "data"
+    creds = init(data)
+    limit = 20
+    srv = Server(data, TIMBERYARD_MAX_CONNECTIONS=str(limit), TIMBERYARD_HEADER_TIMEOUT="30").start()
+    try:
+        assert srv.proc is not None
+        descriptors = lambda: len(list(Path(f"/proc/{srv.proc.pid}/fd").iterdir()))  # noqa: E731
+        before = descriptors()
+        slow = []
+        for _ in range(100):
+            sock = socket.create_connection(("127.0.0.1", srv.port), timeout=10)
+            sock.sendall(b"POST /v1/logs HTTP/1.1\r\nHost: x\r\n")  # and never the rest
+            slow.append(sock)
+        time.sleep(0.5)
+        refused = 0
+        for sock in slow:
+            sock.settimeout(0.05)
+            try:
+                answer = sock.recv(4096)
+            except TimeoutError:
+                continue  # held: one of the `limit` connections
+            if answer.startswith(b"HTTP/1.1 503"):
+                refused += 1
+        assert refused >= 100 - limit
+        assert descriptors() <= before + limit + 5
+        # The server itself stays usable once the slow connections go.
+        for sock in slow:
+            sock.close()
+        time.sleep(0.3)
+        r = httpx.post(f"{srv.url}/v1/logs", json={"message": "after"},
+                       headers={"Authorization": f"Bearer {creds['key']}"}, timeout=5)
+        assert r.status_code == 200
+    finally:
+        srv.stop()

@@ -11,11 +11,22 @@ from uvicorn.protocols.http.httptools_impl import HttpToolsProtocol
 log = logging.getLogger("timberyard.http")
 
 
+# The answer to a connection past the limit, written before it is closed.
+OVER_LIMIT = (
+    b"HTTP/1.1 503 Service Unavailable\r\ncontent-type: text/plain; charset=utf-8\r\n"
+    b"retry-after: 1\r\nconnection: close\r\ncontent-length: 48\r\n\r\n"
+    b"too many connections to this server; retry later"
+)
+
+
 class DeadlineProtocol(HttpToolsProtocol):
-    """Closes a connection whose headers or body arrive too slowly (slowloris).
+    """Closes a connection whose headers or body arrive too slowly (slowloris), and
+    one that arrives while `limit_concurrency` connections are open.
 
     uvicorn times out idle keep-alive connections only: a client that sends one
-    byte a second would hold its connection, and a descriptor, forever.
+    byte a second would hold its connection, and a descriptor, forever. And it
+    applies its concurrency limit only once a request's headers are complete, so
+    connections that never complete them would all be kept.
     """
 
     header_seconds = 10.0
@@ -24,6 +35,12 @@ class DeadlineProtocol(HttpToolsProtocol):
     def connection_made(self, transport: asyncio.Transport) -> None:  # type: ignore[override]
         self._deadline: asyncio.TimerHandle | None = None
         super().connection_made(transport)
+        limit = self.limit_concurrency
+        if limit is not None and len(self.connections) > limit:
+            # Refused at once: its descriptor is freed now, not after the header deadline.
+            transport.write(OVER_LIMIT)
+            transport.close()
+            return
         self._arm(self.header_seconds, "headers")
 
     def connection_lost(self, exc: Exception | None) -> None:
