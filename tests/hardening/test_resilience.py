@@ -137,10 +137,11 @@ async def test_stuck_flusher_turns_ingestion_into_503(make_harness: Any, monkeyp
         pipeline = h.services.pipeline
         target, name = (h.services.store, "insert_rows") if where == "insert" else (pipeline.wal, "write_checkpoint")
         real = getattr(target, name)
-        failing = {"on": True}
+        failing = {"on": True, "calls": 0}
 
         def broken(*args: Any, **kw: Any) -> Any:
             if failing["on"]:
+                failing["calls"] += 1
                 raise OSError(errno.ENOSPC, "No space left on device")
             return real(*args, **kw)
 
@@ -149,6 +150,14 @@ async def test_stuck_flusher_turns_ingestion_into_503(make_harness: Any, monkeyp
         for i in range(40):
             r = await h.client.post("/v1/logs", json=[{"message": f"m{i} " + "x" * 200}], headers=h.auth())
             statuses.append(r.status_code)
+            if i == 0:
+                # The flusher meets the failure before the WAL fills: a flusher that died of
+                # it would never store the rows once the failure is gone (the bug this found).
+                for _ in range(500):
+                    if failing["calls"]:
+                        break
+                    await asyncio.sleep(0.01)
+                assert failing["calls"], "the flusher never tried to store the first entry"
             if r.status_code == 503:
                 assert r.headers["retry-after"] and "retry later" in r.json()["error"]
                 break
