@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import dataclasses
+
 from dataclasses import dataclass
 from typing import Any
 
@@ -166,6 +168,12 @@ def build_syslog(settings: Settings, meta: MetaStore, ingestor: Ingestor) -> Sys
     if settings.syslog_tls_cert:
         tls = tls_context(settings.syslog_tls_cert, settings.syslog_tls_key)
     project = settings.syslog_project
+    limits = dataclasses.replace(ingestor.limits, max_entries=settings.shipper_max_entries)
     return SyslogListener(
-        ingestor, lambda: project_grant(meta, project), settings.host, settings.syslog_port, tls=tls
+        ingestor,
+        lambda: project_grant(meta, project),
+        settings.host,
+        settings.syslog_port,
+        tls=tls,
+        limits=limits,
     )

@@ -77,7 +77,7 @@ class Settings:
     shipper_max_entries: int = _setting(
         10000,
         "TIMBERYARD_SHIPPER_MAX_ENTRIES",
-        "entries per Loki push or Elasticsearch bulk request (shippers batch more)",
+        "entries per Loki push, Elasticsearch bulk request or syslog batch (shippers batch more)",
     )
     max_message_bytes: int = _setting(65536, "TIMBERYARD_MAX_MESSAGE_BYTES", "bytes per message")
     max_body_bytes: int = _setting(

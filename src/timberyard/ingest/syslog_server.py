@@ -26,6 +26,7 @@ from typing import Any
 from ..errors import TimberyardError
 from ..formats.syslog import parse_frames
 from ..formats.syslog_framing import Framer
+from ..model import Limits
 from ..storage.meta import KEY_KINDS, KeyInfo, MetaStore
 from .service import Ingestor
 
@@ -74,14 +75,18 @@ class SyslogListener:
         port: int,
         *,
         tls: ssl.SSLContext | None = None,
-        max_entries: int | None = None,
+        limits: Limits | None = None,
     ) -> None:
         self.ingestor = ingestor
         self._grant_of = grant
         self.host = host
         self.port = port
         self.tls = tls
-        self.max_entries = max_entries or ingestor.limits.max_entries
+        # A batch is what one read of a connection holds (or the datagrams queued), up to
+        # the limit: the shippers' limit, not one HTTP request's, so that a stream is
+        # stored in few large steps, each waiting once for the WAL.
+        self.limits = limits or ingestor.limits
+        self.max_entries = self.limits.max_entries
         self.counters = {
             "frames": 0,  # frames (or datagrams) received
             "entries": 0,  # entries stored
@@ -233,7 +238,9 @@ class SyslogListener:
         assert self._grant is not None
         while True:
             try:
-                accepted = await self.ingestor.accept(self._grant, entries, surface="syslog")
+                accepted = await self.ingestor.accept(
+                    self._grant, entries, limits=self.limits, surface="syslog"
+                )
             except TimberyardError as exc:
                 if exc.code == "UNAVAILABLE" and retry and not self._stopping:
                     await asyncio.sleep(RETRY_SECONDS)
