@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import asyncio
+import dataclasses
 import logging
 import logging.handlers
 import socket
@@ -221,6 +222,31 @@ async def test_stop_under_back_pressure_is_clean(
         "/v1/logs", params={"q": "service:floodapp", "limit": 1}, headers=harness.auth("read")
     )
     assert r.json()["total"] == server.counters["entries"]
+
+
+async def test_a_read_is_stored_in_one_batch_up_to_the_shipper_limit(harness: Harness) -> None:
+    """What one read of a connection holds (thousands of frames) is one accept, not one per
+    1000 entries, and the shipper limit bounds it."""
+    meta, project = harness.services.meta, harness.project["id"]
+    limits = dataclasses.replace(harness.services.limits, max_entries=3000)
+    server = SyslogListener(
+        harness.services.ingestor, lambda: project_grant(meta, project), "127.0.0.1", 0, limits=limits
+    )
+    server._grant = project_grant(meta, project)
+    sizes: list[int] = []
+    accept = harness.services.ingestor.accept
+
+    async def counting(grant: Any, entries: list[Any], **kw: Any) -> Any:
+        sizes.append(len(entries))
+        return await accept(grant, entries, **kw)
+
+    harness.services.ingestor.accept = counting  # type: ignore[method-assign]
+    try:
+        await server._ingest([b"<14>1 - h batchapp - - - frame %d" % i for i in range(5000)], retry=False)
+    finally:
+        del harness.services.ingestor.accept
+    assert sizes == [3000, 2000]
+    assert server.counters["entries"] == 5000
 
 
 def test_an_unknown_project_is_refused_naming_it(harness: Harness) -> None:
