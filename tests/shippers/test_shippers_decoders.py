@@ -219,3 +219,19 @@ def test_loki_snappy_size_is_checked_before_decompressing() -> None:
     with pytest.raises(ParseError, match="the limit is 1000"):
         loki.parse_protobuf(body, max_bytes=1000)
     assert len(loki.parse_protobuf(body, max_bytes=100_000).entries) == 1
+
+
+@settings(max_examples=300, deadline=None)
+@given(st.lists(st.sampled_from([b'{"index":{}}', b'{"create":{"_id":"x"}}', b'{"message":"m","n":1}', b"",
+                                 b"  ", b"\r", b"{", b"1 2", b"[]", b'"s"', b'{"a":1}\r', b"\t{}"]), max_size=10))
+def test_bulk_lines_decode_as_line_by_line(lines: list[bytes]) -> None:
+    """The one-call decoding of a bulk body gives what decoding each line alone gives, blank
+    and broken lines included, so item line numbers and errors are the same."""
+    body = b"\n".join(lines)
+    reference = [esbulk._decode_line(line) if line.strip() else esbulk._EMPTY for line in body.split(b"\n")]
+    got = esbulk._decoded(body)
+    while reference and reference[-1] is esbulk._EMPTY:  # trailing blank lines mean nothing
+        reference.pop()
+    while got and got[-1] is esbulk._EMPTY:
+        got.pop()
+    assert got == reference

@@ -11,6 +11,7 @@ is, numbers kept.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
 from typing import Any
 
@@ -23,7 +24,9 @@ from .shipper import level_of
 STORED = ("index", "create")
 REFUSED = ("delete", "update")
 
-_decode = msgspec.json.Decoder().decode
+_decoder = msgspec.json.Decoder()
+_decode = _decoder.decode
+_decode_lines = _decoder.decode_lines
 
 # Column of our input vocabulary -> the ECS paths that name it, the first present wins.
 ECS_COLUMNS: dict[str, tuple[str, ...]] = {
@@ -123,17 +126,44 @@ _INVALID = object()
 
 def _decoded(body: bytes) -> list[Any]:
     """Each line decoded, or a marker; one call into the decoder when every line is valid."""
-    core = body.lstrip(b"\n")
-    lead = len(body) - len(core)
-    core = core.rstrip(b"\n")
-    if core and b"\n\n" not in core:
+    size = len(body)
+    lead = 0
+    while lead < size and body[lead] == 10:  # leading empty lines
+        lead += 1
+    end = size
+    while end > lead and body[end - 1] == 10:  # trailing ones
+        end -= 1
+    if end > lead:
         try:
-            decoded = _decode(b"[" + core.replace(b"\n", b",") + b"]")
+            # Skips blank lines: the count below tells whether there were any inside.
+            decoded = _decode_lines(body)
         except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
             decoded = None
-        if decoded is not None and len(decoded) == core.count(b"\n") + 1:
-            return [_EMPTY] * lead + decoded
+        # Equal counts and no blank line: every line held exactly one value (a line of
+        # two values, which decode_lines also splits, cannot hide behind a blank one).
+        if (
+            decoded is not None
+            and len(decoded) == body.count(b"\n", lead, end) + 1
+            and not _has_blank_line(body, lead, end)
+        ):
+            return [_EMPTY] * lead + decoded if lead else decoded
     return [_decode_line(line) if line.strip() else _EMPTY for line in body.split(b"\n")]
+
+
+_BLANK_INSIDE = re.compile(rb"\n[ \t\r\x0b\x0c]*\n")
+
+
+def _has_blank_line(body: bytes, start: int, end: int) -> bool:
+    """Whether body[start:end] has a line of whitespace only (each end checked apart)."""
+    first = body.find(b"\n", start, end)
+    if first < 0:
+        return not body[start:end].strip()
+    last = body.rfind(b"\n", start, end)
+    return (
+        not body[start:first].strip()
+        or not body[last + 1 : end].strip()
+        or _BLANK_INSIDE.search(body, start, end) is not None
+    )
 
 
 class _Lines:
