@@ -249,6 +249,28 @@ async def test_a_read_is_stored_in_one_batch_up_to_the_shipper_limit(harness: Ha
     assert server.counters["entries"] == 5000
 
 
+async def test_connections_past_the_limit_are_closed_on_arrival(
+    listener: SyslogListener, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    monkeypatch.setattr(syslog_server, "MAX_TCP_CONNECTIONS", 3)
+    held = [await asyncio.open_connection("127.0.0.1", listener.port) for _ in range(3)]
+    await wait_for(lambda: listener.counters["connections"] == 3)
+    reader, writer = await asyncio.open_connection("127.0.0.1", listener.port)
+    with pytest.raises(ConnectionError):  # closed at once, whatever it sends
+        while True:
+            writer.write(b"<14>1 - h capapp - - - refused\n")
+            await writer.drain()
+            if await asyncio.wait_for(reader.read(100), 5) == b"":
+                raise ConnectionResetError
+    assert listener.counters["refused"] == 1 and listener.counters["connections"] == 3
+    for _, w in held:  # the held ones still work
+        w.write(b"<14>1 - h capapp - - - kept\n")
+        await w.drain()
+    await wait_for(lambda: listener.counters["entries"] == 3)
+    for _, w in held:
+        w.close()
+
+
 def test_an_unknown_project_is_refused_naming_it(harness: Harness) -> None:
     with pytest.raises(TimberyardError, match="prj_nope"):
         project_grant(harness.services.meta, "prj_nope")

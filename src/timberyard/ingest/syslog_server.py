@@ -32,8 +32,12 @@ from .service import Ingestor
 
 log = logging.getLogger("timberyard.syslog")
 
-# Bytes read from a TCP connection at a time; the frames in them are stored before more is read.
-READ_BYTES = 256 * 1024
+# Bytes read from a TCP connection at a time; the frames in them are stored before more is
+# read. A connection holds at most about three times this (its read, and the buffer of
+# its transport, which stops reading the socket past twice it).
+READ_BYTES = 1024 * 1024
+# TCP connections served at once; one more is closed as it arrives (counted as refused).
+MAX_TCP_CONNECTIONS = 256
 # UDP datagrams waiting for the pipeline, in bytes; beyond it they are dropped.
 UDP_QUEUE_BYTES = 8 * 1024 * 1024
 # Longest frame accepted; longer ones are counted as malformed.
@@ -94,6 +98,7 @@ class SyslogListener:
             "rejected": 0,  # entries refused by validation or the quota
             "dropped": 0,  # UDP datagrams dropped: queue full or pipeline unavailable
             "connections": 0,  # TCP connections open now
+            "refused": 0,  # TCP connections closed on arrival: MAX_TCP_CONNECTIONS were open
         }
         self._grant: KeyInfo | None = None
         self._tcp: asyncio.Server | None = None
@@ -153,6 +158,10 @@ class SyslogListener:
     # -- TCP --------------------------------------------------------------------
 
     async def _serve_tcp(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        if self.counters["connections"] >= MAX_TCP_CONNECTIONS or self._stopping:
+            self.counters["refused"] += 1
+            writer.transport.abort()  # its descriptor is freed now; the sender retries
+            return
         task = asyncio.current_task()
         connection = _Connection()
         if task is not None:
