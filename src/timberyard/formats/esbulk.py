@@ -23,6 +23,7 @@ from .shipper import level_of
 # Operations whose documents are stored, and those refused item by item.
 STORED = ("index", "create")
 REFUSED = ("delete", "update")
+_OPS = frozenset(STORED + REFUSED)
 
 _decoder = msgspec.json.Decoder()
 _decode = _decoder.decode
@@ -82,7 +83,13 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
         number += 1
         if value is _EMPTY:
             continue
-        op, meta = _action(value, number, lines)
+        if type(value) is dict and len(value) == 1:  # the common case inline
+            for op, meta in value.items():
+                pass
+            if type(meta) is not dict or op not in _OPS:
+                op, meta = _action(value, number, lines)
+        else:
+            op, meta = _action(value, number, lines)
         target = meta.get("_index", index)
         doc_id = meta.get("_id")
         item = Item(
@@ -105,7 +112,11 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
                 if item.index is None:
                     item.error = ("action_request_validation_exception", "index is missing")
                 else:
-                    _document(item, values[number - 1], number, lines)
+                    doc = values[number - 1]
+                    if type(doc) is dict:  # the common case inline
+                        item.entry = entry(doc, item.index)
+                    else:
+                        _document(item, doc, number, lines)
         if op in REFUSED:
             item.error = (
                 "illegal_argument_exception",
