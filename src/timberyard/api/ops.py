@@ -9,7 +9,6 @@ for the replay, at most `ready_wait_seconds`, before they are answered.
 from __future__ import annotations
 
 import asyncio
-
 import hmac
 
 from starlette.requests import Request

@@ -84,8 +84,7 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
         if value is _EMPTY:
             continue
         if type(value) is dict and len(value) == 1:  # the common case inline
-            for op, meta in value.items():
-                pass
+            [(op, meta)] = value.items()
             if type(meta) is not dict or op not in _OPS:
                 op, meta = _action(value, number, lines)
         else:
