@@ -64,6 +64,16 @@ class Metrics:
             buckets=LATENCY_BUCKETS,
             registry=self.registry,
         )
+        # The store's memory accounting as last read (read_store_memory), for the scrape.
+        self.store_memory: dict[str, int] | None = None
+
+    def read_store_memory(self, store: Any) -> None:
+        """Read the store's memory accounting for the next render (blocking: run in a thread)."""
+        try:
+            self.store_memory = store.memory()
+        except Exception as exc:  # a scrape never fails for the store being away
+            log.debug("store memory not readable: %s", exc)
+            self.store_memory = None
 
     def attach(self, services: Services) -> None:
         """Read the services' own counters at scrape time and observe the pipeline's timings."""
@@ -145,11 +155,8 @@ class ServiceCollector(Collector):
 
 def memory_metrics(svc: Services) -> Iterator[Any]:
     """Where the memory goes: the store's own accounting, and Python's allocated blocks."""
-    try:
-        store = svc.store.memory()
-    except Exception as exc:  # a scrape never fails for the store being away
-        log.debug("store memory not readable: %s", exc)
-    else:
+    store = svc.metrics.store_memory
+    if store is not None:
         family = GaugeMetricFamily(
             "timberyard_store_memory_bytes",
             "memory the entry store (ClickHouse) accounts for: everything it tracks, and its"

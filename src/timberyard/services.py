@@ -37,6 +37,7 @@ class Services:
     meta: MetaStore
     pipeline: Pipeline
     limits: Limits
+    shipper_limits: Limits  # the same with shipper_max_entries (Loki, bulk, syslog)
     limiter: Limiter
     debouncer: Debouncer
     retention: Retention
@@ -111,6 +112,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_message_bytes=settings.max_message_bytes,
         max_body_bytes=settings.max_body_bytes,
     )
+    shipper_limits = dataclasses.replace(limits, max_entries=settings.shipper_max_entries)
     shared = RedisCounters(settings.redis_url) if settings.redis_url else None
     limiter = Limiter(meta, clock, enforce=settings.enforce_limits, shared=shared)
     retention = Retention(store, meta, clock, settings.retention_check_seconds)
@@ -139,6 +141,7 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         meta=meta,
         pipeline=pipeline,
         limits=limits,
+        shipper_limits=shipper_limits,
         limiter=limiter,
         debouncer=Debouncer(meta, clock),
         retention=retention,
@@ -149,13 +152,15 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ingestor=ingestor,
         metrics=Metrics(),
         relay=relay,
-        syslog=build_syslog(settings, meta, ingestor),
+        syslog=build_syslog(settings, meta, ingestor, shipper_limits),
     )
     services.metrics.attach(services)
     return services
 
 
-def build_syslog(settings: Settings, meta: MetaStore, ingestor: Ingestor) -> SyslogListener | None:
+def build_syslog(
+    settings: Settings, meta: MetaStore, ingestor: Ingestor, limits: Limits
+) -> SyslogListener | None:
     """The syslog listener of `--syslog-port` (started by the lifespan), or None when off."""
     if not settings.syslog_port:
         return None
@@ -167,7 +172,6 @@ def build_syslog(settings: Settings, meta: MetaStore, ingestor: Ingestor) -> Sys
     if settings.syslog_tls_cert:
         tls = tls_context(settings.syslog_tls_cert, settings.syslog_tls_key)
     project = settings.syslog_project
-    limits = dataclasses.replace(ingestor.limits, max_entries=settings.shipper_max_entries)
     return SyslogListener(
         ingestor,
         lambda: project_grant(meta, project),

@@ -5,7 +5,6 @@ from __future__ import annotations
 import asyncio
 import base64
 import binascii
-import dataclasses
 import functools
 import hmac
 import zlib
@@ -43,7 +42,7 @@ def services(request: Request) -> Services:
 
 def shipper_limits(svc: Services) -> Limits:
     """The request limits of the shipper protocols: their clients batch more entries."""
-    return dataclasses.replace(svc.limits, max_entries=svc.settings.shipper_max_entries)
+    return svc.shipper_limits
 
 
 def error_response(error: TimberyardError) -> JSONResponse:

@@ -214,7 +214,7 @@ def bulk_response(
             if index is None:
                 index = names[item.index] = _encode(item.index)
             doc_id = b'"%d"' % row["id"] if item.id is None else _encode(item.id)
-            out.append(_CREATED % (_OPS[item.op], index, doc_id, row["id"]))
+            out.append(_CREATED % (_OP_NAMES[item.op], index, doc_id, row["id"]))
             continue
         errors = True
         kind, reason = item.error or ("illegal_argument_exception", "invalid action")
@@ -233,14 +233,15 @@ def bulk_response(
     )
 
 
-# One stored item of a bulk response: operation, _index, _id (JSON) and _seq_no.
-_CREATED = (
-    b'{"%s":{"_index":%s,"_id":%s,"_version":1,"result":"created",'
-    b'"_shards":{"total":1,"successful":1,"failed":0},"_seq_no":%d,"_primary_term":1,'
-    b'"status":201}}'
-)
-_OPS = {op: op.encode() for op in esbulk.STORED}
 _encode = msgspec.json.Encoder().encode
+# One stored item of a bulk response (the keys of `created`): operation, _index, _id
+# (JSON) and _seq_no.
+_CREATED = (
+    b'{"%s":{"_index":%s,"_id":%s,"_version":1,"result":"created","_shards":'
+    + _encode(_SHARDS).replace(b"%", b"%%")
+    + b',"_seq_no":%d,"_primary_term":1,"status":201}}'
+)
+_OP_NAMES = {op: op.encode() for op in esbulk.STORED}
 
 
 def created(item: esbulk.Item, row: dict[str, Any]) -> dict[str, Any]:

@@ -54,8 +54,9 @@ async def metrics(request: Request) -> Response:
                 "UNAUTHORIZED", "metrics need the admin or metrics token: Authorization: Bearer"
             )
         require_admin(request)
-    # Off the event loop: the scrape reads the store's memory counters.
-    return Response(await asyncio.to_thread(svc.metrics.render), media_type=CONTENT_TYPE)
+    # The store is queried off the event loop; the services' own counters are read on it.
+    await asyncio.to_thread(svc.metrics.read_store_memory, svc.store)
+    return Response(svc.metrics.render(), media_type=CONTENT_TYPE)
 
 
 class ReplayGate:

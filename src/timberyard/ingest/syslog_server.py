@@ -90,7 +90,6 @@ class SyslogListener:
         # the limit: the shippers' limit, not one HTTP request's, so that a stream is
         # stored in few large steps, each waiting once for the WAL.
         self.limits = limits or ingestor.limits
-        self.max_entries = self.limits.max_entries
         self.counters = {
             "frames": 0,  # frames (or datagrams) received
             "entries": 0,  # entries stored
@@ -98,7 +97,7 @@ class SyslogListener:
             "rejected": 0,  # entries refused by validation or the quota
             "dropped": 0,  # UDP datagrams dropped: queue full or pipeline unavailable
             "connections": 0,  # TCP connections open now
-            "refused": 0,  # TCP connections closed on arrival: MAX_TCP_CONNECTIONS were open
+            "refused": 0,  # TCP connections closed on arrival: at the limit, or stopping
         }
         self._grant: KeyInfo | None = None
         self._tcp: asyncio.Server | None = None
@@ -218,7 +217,7 @@ class SyslogListener:
         queue = self._udp_queue
         while True:
             frames = [await queue.get()]
-            while len(frames) < self.max_entries and not queue.empty():
+            while len(frames) < self.limits.max_entries and not queue.empty():
                 frames.append(queue.get_nowait())
             try:
                 await self._ingest([_strip_count(frame) for frame in frames], retry=False)
@@ -240,8 +239,9 @@ class SyslogListener:
         self.counters["frames"] += len(frames)
         entries, malformed = parse_frames(frames, self.ingestor.clock.now_ns())
         self.counters["malformed"] += malformed
-        for start in range(0, len(entries), self.max_entries):
-            await self._accept(entries[start : start + self.max_entries], retry=retry)
+        step = self.limits.max_entries
+        for start in range(0, len(entries), step):
+            await self._accept(entries[start : start + step], retry=retry)
 
     async def _accept(self, entries: list[Any], *, retry: bool) -> None:
         assert self._grant is not None
