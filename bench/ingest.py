@@ -182,8 +182,27 @@ def build_scenarios(work: Path, quick: bool, connections: int) -> list[Scenario]
     ]
 
 
+def process_tree(pid: int) -> list[int]:
+    """The pid and its children (the workers of `serve --workers`)."""
+    try:
+        children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    except OSError:
+        return [pid]
+    return [pid, *(int(c) for c in children)]
+
+
+def cpu_seconds(pid: int, thread: int | None = None) -> float:
+    """User + system CPU seconds a process has used (its threads included), or one thread."""
+    path = f"/proc/{pid}/stat" if thread is None else f"/proc/{pid}/task/{thread}/stat"
+    try:
+        fields = Path(path).read_text().rsplit(")", 1)[1].split()
+    except OSError:
+        return 0.0
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
 class RssSampler(threading.Thread):
-    """Peak resident memory of a process, sampled every 200 ms."""
+    """Peak resident memory of a process and its children together, sampled every 200 ms."""
 
     def __init__(self, pid: int) -> None:
         super().__init__(daemon=True)
@@ -193,12 +212,16 @@ class RssSampler(threading.Thread):
 
     def run(self) -> None:
         while not self.stop.is_set():
-            try:
-                for line in Path(f"/proc/{self.pid}/status").read_text().splitlines():
-                    if line.startswith("VmRSS:"):
-                        self.peak_kb = max(self.peak_kb, int(line.split()[1]))
-            except OSError:
-                return
+            total = 0
+            for pid in process_tree(self.pid):
+                try:
+                    for line in Path(f"/proc/{pid}/status").read_text().splitlines():
+                        if line.startswith("VmRSS:"):
+                            total += int(line.split()[1])
+                except OSError:
+                    if pid == self.pid:
+                        return
+            self.peak_kb = max(self.peak_kb, total)
             time.sleep(0.2)
 
 
@@ -338,15 +361,20 @@ def bench_timberyard(work: Path, scenarios: list[Scenario], duration: int, susta
 
 
 def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bool = False,
-                 pythonpath: str | None = None) -> dict[str, Any]:
-    """The scenarios in turn on one fresh server (of the build at `pythonpath`, else this one)."""
+                 pythonpath: str | None = None, workers: int = 0) -> dict[str, Any]:
+    """The scenarios in turn on one fresh server (of the build at `pythonpath`, else this one;
+    `serve --workers N` when `workers`). Each scenario's result has the CPU seconds per
+    1000 entries of the owner process (`cpu_owner_ms`) and of the workers (`cpu_workers_ms`)."""
     extra = {"PYTHONPATH": pythonpath} if pythonpath else {}
     creds = json.loads(subprocess.run([PY, "-m", "timberyard", "init", "--data", str(data), "--plan", "enterprise"],
                                       check=True, capture_output=True, text=True,
                                       env={**os.environ, **extra}).stdout)
     port = free_port()
     env = {**os.environ, "TIMBERYARD_ADMIN_TOKEN": ADMIN, "TIMBERYARD_LOG_LEVEL": "warning", **extra}
-    proc = subprocess.Popen([PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port)], env=env)
+    command = [PY, "-m", "timberyard", "serve", "--data", str(data), "--port", str(port)]
+    if workers:
+        command += ["--workers", str(workers)]
+    proc = subprocess.Popen(command, env=env)
     base = f"http://127.0.0.1:{port}"
     results: dict[str, Any] = {"scenarios": {}}
     sampler = RssSampler(proc.pid)
@@ -359,7 +387,16 @@ def bench_server(data: Path, scenarios: list[Scenario], duration: int, probe: bo
             prober = VisibilityProbe(base, creds["key"]) if probe else None
             if prober:
                 prober.start()
+            tree = process_tree(proc.pid)
+            cpu_before = [cpu_seconds(pid) for pid in tree]
+            loop_before = cpu_seconds(proc.pid, proc.pid)
             r = run_wrk(f"{base}{s.path}", s, duration, creds["key"])
+            cpu = [cpu_seconds(pid) - was for pid, was in zip(tree, cpu_before, strict=True)]
+            accepted_entries = max(1, (r["requests"] - r["status_errors"]) * s.entries_per_request)
+            r["cpu_owner_ms"] = cpu[0] * 1e6 / accepted_entries
+            # The owner's main thread: its Python event loop (with workers: calls and relay).
+            r["cpu_owner_loop_ms"] = (cpu_seconds(proc.pid, proc.pid) - loop_before) * 1e6 / accepted_entries
+            r["cpu_workers_ms"] = sum(cpu[1:]) * 1e6 / accepted_entries
             if prober:
                 prober.stop.set()
                 prober.join(30)
@@ -508,6 +545,38 @@ def compare(names: list[str], rounds: int, duration: int, connections: int, prob
               f"({min(r):.0%}-{max(r):.0%}) |")
 
 
+def workers_curve(counts: list[int], rounds: int, duration: int, connections: int) -> None:
+    """JSON batches and single entries on `serve` and on `serve --workers N` for each N,
+    alternated for `rounds` rounds, with the CPU each process spent per 1000 entries."""
+    work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
+    scenarios = build_scenarios(work, False, connections)[:2]
+    runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
+    for round_ in range(rounds):
+        for n in counts:
+            result = bench_server(work / f"data-workers-{n}-{round_}", scenarios, duration, workers=n)
+            for s in scenarios:
+                r = result["scenarios"][s.name]
+                r["peak_rss_mb"] = result["peak_rss_mb"]
+                runs.setdefault((n, s.name), []).append(r)
+    print()
+    print(f"{rounds} rounds of {duration} s per scenario, one fresh server per round and worker count, "
+          f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
+    print("| scenario | workers | entries/s (median) | vs one process | CPU ms per 1000 entries:"
+          " owner (its event loop) / workers | peak RSS MiB (all processes) |")
+    print("|---|---|---|---|---|---|")
+    for s in scenarios:
+        single = statistics.median(r["entries_per_s"] for r in runs[(counts[0], s.name)])
+        for n in counts:
+            rs = runs[(n, s.name)]
+            rate = statistics.median(r["entries_per_s"] for r in rs)
+            owner = statistics.median(r["cpu_owner_ms"] for r in rs)
+            loop = statistics.median(r["cpu_owner_loop_ms"] for r in rs)
+            workers = statistics.median(r["cpu_workers_ms"] for r in rs)
+            rss = max(r["peak_rss_mb"] for r in rs)
+            print(f"| {s.name} | {n or 'none (one process)'} | {rate:,.0f} | {rate / single:.0%} | "
+                  f"{owner:.1f} ({loop:.1f}) / {workers:.1f} | {rss:.0f} |")
+
+
 def main() -> None:
     parser = argparse.ArgumentParser(description=__doc__)
     parser.add_argument("--duration", type=int, default=20, help="seconds per scenario")
@@ -524,7 +593,14 @@ def main() -> None:
                         help="with --compare: also run JSON batches on the build whose src folder this is")
     parser.add_argument("--probe", action="store_true",
                         help="with --compare: also measure how soon an entry is searchable under each load")
+    parser.add_argument("--workers-curve", metavar="COUNTS",
+                        help="comma-separated worker counts (0: one process), e.g. 0,1,2: JSON batches"
+                             " and single entries on each, alternated for --rounds rounds")
     args = parser.parse_args()
+    if args.workers_curve:
+        workers_curve([int(n) for n in args.workers_curve.split(",")], args.rounds,
+                      5 if args.quick else args.duration, args.connections)
+        return
     if args.compare:
         compare([n for n in args.compare.split(",") if n], args.rounds, 5 if args.quick else args.duration,
                 args.connections, args.probe, args.baseline)

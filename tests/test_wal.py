@@ -9,7 +9,7 @@ from typing import Any
 
 import pytest
 
-from timberyard.ingest.pipeline import Pipeline
+from timberyard.ingest.pipeline import Pipeline, merged_blocks
 from timberyard.ingest.wal import Checkpoint, WriteAheadLog
 from timberyard.storage.entries import EntryStore
 
@@ -112,7 +112,7 @@ async def test_replay_after_crash_stores_each_row_once(tmp_path: Path, store: En
     batch = list(r for r, _ in first._queue)
     token = f"{first.node_id}:{batch[0].seq}-{batch[-1].seq}"
     first.wal.write_checkpoint(Checkpoint(flushed=0, pending_first=batch[0].seq, pending_last=batch[-1].seq, pending_token=token))
-    store.insert_rows(first._blocks(batch), token, batch[0].fmt)
+    store.insert_rows(merged_blocks(batch, first.wal.read(batch)), token, batch[0].fmt)
     for task in first._tasks:
         task.cancel()
     first.wal.close()  # no clean stop: the process "died"
@@ -183,3 +183,15 @@ def test_schema_migrates_an_older_database(chdb_path: Path) -> None:
     assert "merge_selector_base = 10" in create and "`fields` String CODEC(LZ4)" in create
     assert "posting_list_codec = 'bitpacking'" in create
     store.drop_database()
+
+
+def test_a_second_process_cannot_append_to_a_log_in_use(tmp_path: Path) -> None:
+    first = WriteAheadLog(tmp_path)
+    first.open()
+    second = WriteAheadLog(tmp_path)
+    with pytest.raises(RuntimeError, match="in use by another process"):
+        second.open(wait=0.3)
+    first.close()  # released: the next one may open it
+    _, records = second.open(wait=0.3)
+    assert records == []
+    second.close()

@@ -33,6 +33,7 @@ from .api.common import JSONResponse, LargeBodies, error_response
 from .api.otlp_grpc import OtlpGrpcServer
 from .clock import Clock
 from .errors import TimberyardError
+from .ingest.orphans import drain, worker_logs
 from .metrics import MetricsMiddleware
 from .services import Services, build_services
 from .settings import Settings
@@ -126,6 +127,9 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
         except StoreUnavailable as exc:
             # Keep accepting into the WAL; the flusher connects when the store is back.
             log.error("entry store unavailable at start-up: %s", exc)
+        if not settings.is_worker and services.store.is_open():
+            # Logs a `serve --workers` left behind, before this process accepts anything.
+            await drain(services.store, worker_logs(settings.wal_dir))
         if services.relay is not None:
             services.pipeline.id_offset = await services.relay.claim_slot()
         await services.pipeline.start()
@@ -133,9 +137,10 @@ def create_app(settings: Settings | None = None, clock: Clock | None = None) -> 
             await services.relay.start()
         await services.dispatcher.start()
         await services.limiter.start()
-        await services.retention.start()
+        if not settings.is_worker:  # the owner process of `serve --workers` runs retention
+            await services.retention.start()
         grpc_server = None
-        if settings.otlp_grpc_port:
+        if settings.otlp_grpc_port and settings.worker_index <= 0:
             grpc_server = OtlpGrpcServer(services, settings.host, settings.otlp_grpc_port)
             await grpc_server.start()
         if services.syslog is not None:

@@ -21,7 +21,7 @@ from .errors import TimberyardError
 from .storage.meta import MetaStore
 
 if TYPE_CHECKING:
-    from .shared.counters import RedisCounters
+    from .shared.counters import SharedCounters
 
 log = logging.getLogger(__name__)
 
@@ -103,7 +103,7 @@ class Limiter:
         clock: Callable[[], float] = time.time,
         cache_seconds: float = 5.0,
         enforce: bool = True,
-        shared: RedisCounters | None = None,
+        shared: SharedCounters | None = None,
     ) -> None:
         self.meta = meta
         # With several nodes: buckets and month counters in Redis (exact across nodes);
@@ -164,9 +164,45 @@ class Limiter:
         if not self.enforce:
             return
         limits = self.limits_of(org_id)
+        wait = self._shared_take(limits, org_id, key_id, client, client_per_minute)
+        self._rate_verdict(wait, limits, org_id, key_id, client, client_per_minute)
+
+    async def check_rate_async(
+        self,
+        org_id: str,
+        key_id: str,
+        client: str | None = None,
+        client_per_minute: int | None = None,
+    ) -> None:
+        """check_rate(), awaiting shared counters that answer asynchronously (the owner
+        process of `serve --workers`) instead of blocking the event loop on them."""
+        take = getattr(self.shared, "take_async", None)
+        if take is None or not self.enforce:
+            self.check_rate(org_id, key_id, client, client_per_minute)
+            return
+        limits = self.limits_of(org_id)
+        buckets = self._shared_buckets(limits, org_id, key_id, client, client_per_minute)
+        wait: float | None = 0.0
+        if buckets:
+            try:
+                wait = await take(buckets)
+            except Exception as exc:
+                self._shared_down(exc)
+                wait = None
+        self._rate_verdict(wait, limits, org_id, key_id, client, client_per_minute)
+
+    def _rate_verdict(
+        self,
+        wait: float | None,
+        limits: OrgLimits,
+        org_id: str,
+        key_id: str,
+        client: str | None,
+        client_per_minute: int | None,
+    ) -> None:
+        """429 when the shared wait (None: no shared counters, use ours) says so."""
         now = self.clock()
         waits = []
-        wait = self._shared_take(limits, org_id, key_id, client, client_per_minute)
         if wait is not None:
             waits.append(wait)
         elif limits.requests_per_minute is not None:
@@ -198,12 +234,7 @@ class Limiter:
         """The wait from the shared buckets; None without Redis or while it is unreachable."""
         if self.shared is None:
             return None
-        buckets: list[tuple[str, int]] = []
-        if limits.requests_per_minute is not None:
-            rpm = limits.requests_per_minute
-            buckets += [(f"org:{org_id}", rpm), (f"key:{key_id}", rpm)]
-        if client is not None and client_per_minute is not None:
-            buckets.append((f"ip:{org_id}/{client}", client_per_minute))
+        buckets = self._shared_buckets(limits, org_id, key_id, client, client_per_minute)
         if not buckets:
             return 0.0
         try:
@@ -211,6 +242,19 @@ class Limiter:
         except Exception as exc:
             self._shared_down(exc)
             return None
+
+    @staticmethod
+    def _shared_buckets(
+        limits: OrgLimits, org_id: str, key_id: str, client: str | None, per_minute: int | None
+    ) -> list[tuple[str, int]]:
+        """The (scope, requests per minute) buckets one request takes a token from."""
+        buckets: list[tuple[str, int]] = []
+        if limits.requests_per_minute is not None:
+            rpm = limits.requests_per_minute
+            buckets += [(f"org:{org_id}", rpm), (f"key:{key_id}", rpm)]
+        if client is not None and per_minute is not None:
+            buckets.append((f"ip:{org_id}/{client}", per_minute))
+        return buckets
 
     def _shared_down(self, exc: Exception) -> None:
         now = time.monotonic()
@@ -242,8 +286,38 @@ class Limiter:
             return False
         limits = self.limits_of(org_id)
         month = month_of(self.clock())
-        quota = limits.monthly_quota
         shared = self._shared_reserve(limits, org_id, month, count)
+        return self._quota_verdict(shared, limits, org_id, month, count)
+
+    async def reserve_async(self, org_id: str, count: int) -> bool:
+        """reserve(), awaiting shared counters that answer asynchronously (see check_rate_async)."""
+        reserve = getattr(self.shared, "reserve_async", None)
+        if reserve is None or not self.enforce:
+            return self.reserve(org_id, count)
+        limits = self.limits_of(org_id)
+        month = month_of(self.clock())
+        quota, hard = limits.monthly_quota, limits.hard_limit
+        shared: tuple[bool, int, int] | None = None
+        try:
+            found = await reserve(org_id, month, count, quota, hard)
+            if found is None:  # no counter yet: seed it from the metadata store
+                seed = self._saved_total(org_id, month)
+                found = await reserve(org_id, month, count, quota, hard, seed)
+            shared = bool(found[0]), found[1], found[2]
+        except Exception as exc:
+            self._shared_down(exc)
+        return self._quota_verdict(shared, limits, org_id, month, count)
+
+    def _quota_verdict(
+        self,
+        shared: tuple[bool, int, int] | None,
+        limits: OrgLimits,
+        org_id: str,
+        month: str,
+        count: int,
+    ) -> bool:
+        """Count (or refuse) by the shared counter's answer, else by ours; True when over."""
+        quota = limits.monthly_quota
         if shared is not None:
             counted, total, over = shared
             if not counted:

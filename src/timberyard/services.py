@@ -4,6 +4,7 @@ from __future__ import annotations
 
 import dataclasses
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any
 
 from .alerts import AlertSettings, Dispatcher, RetryPolicy, SmtpSettings
@@ -19,12 +20,13 @@ from .metrics import CountingLog, Metrics
 from .model import Limits
 from .retention import Retention
 from .settings import Settings
-from .shared.counters import RedisCounters
+from .shared.counters import RedisCounters, SharedCounters
 from .shared.relay import Relay
 from .storage.alerts_store import SqlChannels, SqlDeliveryLog, SqlGroupStore
 from .storage.entries import EntryStore, database_of, storage_dsn
 from .storage.meta import MetaStore
 from .tail import Broker
+from .workers.client import HubCounters, HubRelay, RemoteStore
 
 
 @dataclass
@@ -96,7 +98,13 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
     clock = clock or Clock()
     settings.data_dir.mkdir(parents=True, exist_ok=True)
     dsn = storage_dsn(settings.storage, settings.data_dir)
-    store = EntryStore(dsn, database_of(dsn, settings.database), settings.cluster)
+    database = database_of(dsn, settings.database)
+    store: EntryStore
+    if settings.is_worker and dsn.startswith("chdb://"):
+        # Embedded ClickHouse lives in the owner process; a server every worker reaches.
+        store = RemoteStore(Path(settings.owner_socket), database, settings.cluster)
+    else:
+        store = EntryStore(dsn, database, settings.cluster)
     meta = MetaStore(settings.metadata_url)
     pipeline = Pipeline(
         store,
@@ -113,20 +121,29 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         max_body_bytes=settings.max_body_bytes,
     )
     shipper_limits = dataclasses.replace(limits, max_entries=settings.shipper_max_entries)
-    shared = RedisCounters(settings.redis_url) if settings.redis_url else None
+    shared: SharedCounters | None = None
+    if settings.redis_url:
+        shared = RedisCounters(settings.redis_url)
+    elif settings.is_worker:
+        shared = HubCounters(Path(settings.owner_socket))
     limiter = Limiter(meta, clock, enforce=settings.enforce_limits, shared=shared)
     retention = Retention(store, meta, clock, settings.retention_check_seconds)
     channels = SqlChannels(meta.engine)
     tail = Broker.from_settings(settings)
     keys = Keys(meta)
-    relay = None
+    relay: Relay | None = None
+
+    def invalidated() -> None:  # another node changed keys, projects or plans
+        keys.cache.clear()
+        limiter.forget()
+
     if settings.redis_url:
-
-        def invalidated() -> None:  # another node changed keys, projects or plans
-            keys.cache.clear()
-            limiter.forget()
-
         relay = Relay(settings.redis_url, tail.publish, invalidated)
+    elif settings.is_worker:
+        relay = HubRelay(
+            Path(settings.owner_socket), settings.worker_index, tail.publish, invalidated, tail
+        )
+    if relay is not None:
         pipeline.listeners.append(relay.rows)  # every node's rows reach tails in id order
         keys.on_clear.append(relay.invalidate)
     else:
@@ -152,7 +169,12 @@ def build_services(settings: Settings, clock: Clock | None = None) -> Services:
         ingestor=ingestor,
         metrics=Metrics(),
         relay=relay,
-        syslog=build_syslog(settings, meta, ingestor, shipper_limits),
+        # With workers, the first one listens for syslog (and OTLP/gRPC, see app.py).
+        syslog=(
+            build_syslog(settings, meta, ingestor, shipper_limits)
+            if settings.worker_index <= 0
+            else None
+        ),
     )
     services.metrics.attach(services)
     return services

@@ -55,6 +55,22 @@ class Settings:
         "TIMBERYARD_METRICS_TOKEN",
         "bearer token for GET /metrics besides the admin token",
     )
+    workers: int = _setting(
+        0,
+        "TIMBERYARD_WORKERS",
+        "ingest processes on the one port, each with its own WAL, in front of one process"
+        " that owns the store (at most 8); 0: everything in one process",
+    )
+    worker_index: int = _setting(
+        -1,
+        "TIMBERYARD_WORKER_INDEX",
+        "set by `serve --workers` in the processes it starts: which worker this is",
+    )
+    owner_socket: str = _setting(
+        "",
+        "TIMBERYARD_OWNER_SOCKET",
+        "set by `serve --workers` in the processes it starts: the owner process's socket",
+    )
     metrics_port: int = _setting(
         0,
         "TIMBERYARD_METRICS_PORT",
@@ -190,7 +206,14 @@ class Settings:
         return replace(cls(), **values)
 
     @property
+    def is_worker(self) -> bool:
+        """Whether this process is one of the workers of `serve --workers`."""
+        return self.worker_index >= 0
+
+    @property
     def wal_dir(self) -> Path:
+        if self.is_worker:
+            return self.data_dir / "wal" / f"worker-{self.worker_index}"
         return self.data_dir / "wal"
 
     @property

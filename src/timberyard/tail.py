@@ -297,6 +297,17 @@ class Broker:
             sent[key] = found
         return found
 
+    def raise_floor(self, project_id: str, floor: int) -> None:
+        """Say that the ring holds the project's rows only after `floor` (resumes read the
+        store before it): rows of other processes before it were not handed to this one."""
+        ring = self._rings.get(project_id)
+        if ring is not None:
+            ring.floor = max(ring.floor, floor)
+
+    def tailed_projects(self) -> list[str]:
+        """The projects that have a live tail here."""
+        return list(self._subscribers)
+
     def subscribers(self, project_id: str) -> int:
         """How many live tails a project has."""
         return len(self._subscribers.get(project_id, ()))

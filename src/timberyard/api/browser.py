@@ -138,7 +138,7 @@ async def post_browser_logs(request: Request) -> Response:
             )
         reflect = True
         client = request.client.host if request.client else "unknown"
-        svc.ingestor.admit(
+        await svc.ingestor.admit(
             key, client=client, client_per_minute=svc.settings.browser_rate_per_minute
         )
         fmt = browser_format(request.query_params.get("format"))

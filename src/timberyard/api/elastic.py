@@ -145,7 +145,7 @@ async def bulk(request: Request) -> Response:
     """POST|PUT /_bulk: index and create actions stored, the others refused item by item."""
     svc = services(request)
     key = authenticate(request, "ingest")
-    svc.ingestor.admit(key)
+    await svc.ingestor.admit(key)
     check_media_type(request)
     limits = shipper_limits(svc)
     body = await read_body(request, limits.max_body_bytes)
@@ -263,7 +263,7 @@ async def single(request: Request) -> Response:
     """POST /{index}/_doc: one document, stored like a bulk `index` action."""
     svc = services(request)
     key = authenticate(request, "ingest")
-    svc.ingestor.admit(key)
+    await svc.ingestor.admit(key)
     check_media_type(request)
     body = await read_body(request, svc.limits.max_body_bytes)
     index = request.path_params["index"]

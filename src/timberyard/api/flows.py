@@ -43,7 +43,7 @@ async def post_flow(request: Request) -> JSONResponse:
     """POST /v1/flows {"name"}: a new flow id `<name>-<8 hex digits>` (ingest scope)."""
     svc = services(request)
     grant = authenticate(request, "ingest")
-    svc.ingestor.admit(grant)
+    await svc.ingestor.admit(grant)
     doc = await json_body(request, 64 * 1024)
     name = flow_name(doc.get("name"))
     flow_id = f"{name}-{secrets.token_hex(4)}"

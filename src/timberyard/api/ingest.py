@@ -51,7 +51,7 @@ async def post_logs(request: Request) -> Response:
         return await otlp.post_logs(request)
     svc = services(request)
     key = authenticate(request, "ingest")
-    svc.ingestor.admit(key)
+    await svc.ingestor.admit(key)
     body = await read_body(request, svc.limits.max_body_bytes)
     fmt = formats.resolve(
         request.query_params.get("format"), request.headers.get("content-type"), body

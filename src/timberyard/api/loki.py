@@ -45,7 +45,7 @@ async def push(request: Request) -> Response:
     """POST /loki/api/v1/push: Loki streams (JSON, gzip JSON or snappy protobuf); answers 204."""
     svc = services(request)
     key = authenticate(request, "ingest")
-    svc.ingestor.admit(key)
+    await svc.ingestor.admit(key)
     limits = shipper_limits(svc)
     decode = decoder(request.headers.get("content-type"), limits)
     body = await read_body(request, limits.max_body_bytes)

@@ -192,7 +192,7 @@ async def post_logs(request: Request) -> Response:
     try:
         svc = services(request)
         grant = authenticate(request, "ingest")
-        svc.ingestor.admit(grant)
+        await svc.ingestor.admit(grant)
         body = await read_body(request, svc.limits.max_body_bytes)
         protobuf = _protobuf(request, body)
         return success_response(await export(svc.ingestor, grant, body, protobuf), protobuf)

@@ -70,7 +70,7 @@ class OtlpGrpcServer:
         try:
             metadata = {key.lower(): value for key, value in context.invocation_metadata() or ()}
             grant = authorize(svc, credential_of(metadata), "ingest")
-            svc.ingestor.admit(grant)
+            await svc.ingestor.admit(grant)
             exported = await export(svc.ingestor, grant, request, protobuf=True)
         except TimberyardError as error:
             await _abort(context, error)

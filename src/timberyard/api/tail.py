@@ -85,6 +85,8 @@ async def tail(request: Request) -> EventStream:
     after = last_event_id(request)
     broker: Broker = svc.tail
     match = matcher(node)
+    if svc.relay is not None:
+        await svc.relay.want(key.project_id)  # the other processes' rows come here from now
     # Subscribed before any backlog is read, so that nothing falls in between.
     sub = broker.subscribe(key.project_id, match)
     replay = None

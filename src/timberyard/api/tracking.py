@@ -45,7 +45,7 @@ async def track(request: Request) -> JSONResponse:
     svc = services(request)
     ingestor = svc.ingestor
     key = authenticate(request, "ingest")
-    ingestor.admit(key)
+    await ingestor.admit(key)
     body: dict[str, Any] = await json_body(request)
     notify = body.get("sendNotification")
     if notify is not None and not isinstance(notify, bool):

@@ -6,6 +6,7 @@ import argparse
 import gc
 import logging
 import signal
+import socket
 import sys
 from typing import Any
 
@@ -35,6 +36,11 @@ def register(sub: Any) -> None:
     serve.add_argument(
         "--otlp-grpc-port", type=int, help="also receive OTLP/gRPC logs on this port (e.g. 4317)"
     )
+    serve.add_argument(
+        "--workers",
+        type=int,
+        help="ingest processes sharing the port, in front of one that owns the store (1-8)",
+    )
     serve.add_argument("--syslog-port", type=int, help="also receive syslog on this UDP/TCP port")
     serve.add_argument("--syslog-project", help="id of the project syslog entries go to")
     serve.add_argument("--syslog-tls-cert", help="PEM certificate: syslog over TLS (RFC 5425)")
@@ -61,6 +67,7 @@ def _settings(args: argparse.Namespace) -> Settings:
         metrics_port=getattr(args, "metrics_port", None),
         cluster=getattr(args, "cluster", None),
         otlp_grpc_port=getattr(args, "otlp_grpc_port", None),
+        workers=getattr(args, "workers", None),
         syslog_port=getattr(args, "syslog_port", None),
         syslog_project=getattr(args, "syslog_project", None),
         syslog_tls_cert=getattr(args, "syslog_tls_cert", None),
@@ -70,17 +77,30 @@ def _settings(args: argparse.Namespace) -> Settings:
 
 def run_serve(args: argparse.Namespace) -> int:
     """Run the HTTP server until SIGTERM/SIGINT, then flush and exit."""
-    import uvicorn
-
-    from ..app import create_app
-    from .deadlines import protocol
-
     settings = _settings(args)
+    configure_logging(settings)
+    if settings.workers and not settings.is_worker:
+        from ..workers.supervisor import run_supervisor
+
+        return run_supervisor(settings)
+    return serve_http(settings)
+
+
+def configure_logging(settings: Settings) -> None:
     logging.basicConfig(
         level=settings.log_level.upper(),
         format="%(asctime)s %(levelname)s %(name)s: %(message)s",
         stream=sys.stderr,
     )
+
+
+def serve_http(settings: Settings, fd: int | None = None) -> int:
+    """The app under uvicorn: on host:port, or on the listening socket `fd` (a worker)."""
+    import uvicorn
+
+    from ..app import create_app
+    from .deadlines import protocol
+
     app = create_app(settings)
     if settings.metrics_port:
         from prometheus_client import start_http_server
@@ -92,15 +112,19 @@ def run_serve(args: argparse.Namespace) -> int:
     gc.collect()
     gc.freeze()
     gc.set_threshold(100_000, 50, 50)
-    where = settings.storage or f"embedded ClickHouse in {settings.data_dir.resolve()}"
-    logging.getLogger("timberyard").info(
-        "timberyard listening on http://%s:%d (storage: %s)", settings.host, settings.port, where
-    )
+    if fd is None:
+        where = settings.storage or f"embedded ClickHouse in {settings.data_dir.resolve()}"
+        logging.getLogger("timberyard").info(
+            "timberyard listening on http://%s:%d (storage: %s)",
+            settings.host,
+            settings.port,
+            where,
+        )
     # uvicorn re-raises the signal it caught once shutdown is complete; by then
     # everything accepted is flushed, so that signal means a clean exit.
     for signum in (signal.SIGTERM, signal.SIGINT):
         signal.signal(signum, _exit_cleanly)
-    uvicorn.run(
+    config = uvicorn.Config(
         app,
         host=settings.host,
         port=settings.port,
@@ -112,6 +136,10 @@ def run_serve(args: argparse.Namespace) -> int:
         timeout_keep_alive=max(1, int(settings.keep_alive_timeout)),
         timeout_graceful_shutdown=30,
     )
+    # uvicorn's own `fd` takes any descriptor for a Unix socket, and so leaves Nagle on
+    # for TCP: a socket object of the real family gets TCP_NODELAY from asyncio.
+    sockets = None if fd is None else [socket.socket(fileno=fd)]
+    uvicorn.Server(config).run(sockets=sockets)
     return 0
 
 

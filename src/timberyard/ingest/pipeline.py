@@ -7,7 +7,7 @@ import logging
 import time
 import uuid
 from collections import deque
-from collections.abc import Callable, Iterator
+from collections.abc import Callable, Iterable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -36,6 +36,38 @@ def _encoder(fmt: str) -> Callable[[list[dict[str, Any]]], bytes]:
         columns = schema.NATIVE_COLUMNS
         return lambda rows: encode_native(rows, columns)
     return msgspec.json.Encoder().encode_lines
+
+def merged_blocks(batch: list[Record], payloads: Iterable[bytes]) -> Iterator[bytes]:
+    """A batch's payloads (read back from the WAL) with small Native blocks merged.
+
+    Each single-entry request is a block of its own, and ClickHouse pays per
+    block: a hundred thousand one-row blocks take it half a minute and gigabytes,
+    the same rows as a few large blocks a fraction of a second.
+
+    The blocks depend only on the records, so a retried batch sends the same
+    blocks: ClickHouse deduplicates a retry by its token and its block structure.
+    """
+    if batch[0].fmt != "Native" or not COMPILED:
+        # Native records replayed by a build without the compiled module go unmerged.
+        yield from payloads
+        return
+    small: list[bytes] = []
+    small_rows = 0
+    for record, payload in zip(batch, payloads, strict=True):
+        if record.rows >= MERGE_BELOW_ROWS:
+            if small:
+                yield merge_native(small)
+                small, small_rows = [], 0
+            yield payload
+            continue
+        small.append(payload)
+        small_rows += record.rows
+        if small_rows >= MERGED_ROWS:
+            yield merge_native(small)
+            small, small_rows = [], 0
+    if small:
+        yield merge_native(small)
+
 
 Listener = Callable[[str, list[dict[str, Any]]], None]
 
@@ -353,7 +385,19 @@ class Pipeline:
                 pending_token=token,
             )
             self.wal.write_checkpoint(self._checkpoint)
-        self.store.insert_rows(self._blocks(batch), token, batch[0].fmt)
+        try:
+            insert_wal = getattr(self.store, "insert_wal", None)
+            if insert_wal is not None:  # the store's process reads the records itself
+                insert_wal(batch, token, batch[0].fmt)
+            else:
+                self.store.insert_rows(
+                    merged_blocks(batch, self.wal.read(batch)), token, batch[0].fmt
+                )
+        except BaseException:
+            # The store may have taken the batch before failing to say so (a timeout, a
+            # store process gone): the retry sends exactly this batch with this token.
+            self._forced = self._checkpoint
+            raise
         self._checkpoint = Checkpoint(flushed=last)
         self.wal.write_checkpoint(self._checkpoint)
         # Cleared only once the checkpoint is written: until then a retry must reuse
@@ -363,38 +407,6 @@ class Pipeline:
             self.wal.drop_flushed(last)
         except OSError as exc:  # the next flush deletes them; the checkpoint is written
             log.warning("cannot delete flushed WAL segments yet: %s", exc)
-
-    def _blocks(self, batch: list[Record]) -> Iterator[bytes]:
-        """The batch's payloads, read back from the WAL, small Native blocks merged.
-
-        Each single-entry request is a block of its own, and ClickHouse pays per
-        block: a hundred thousand one-row blocks take it half a minute and gigabytes,
-        the same rows as a few large blocks a fraction of a second.
-
-        The blocks depend only on the records, so a retried batch sends the same
-        blocks: ClickHouse deduplicates a retry by its token and its block structure.
-        """
-        payloads = self.wal.read(batch)
-        if batch[0].fmt != "Native" or not COMPILED:
-            # Native records replayed by a build without the compiled module go unmerged.
-            yield from payloads
-            return
-        small: list[bytes] = []
-        small_rows = 0
-        for record, payload in zip(batch, payloads, strict=True):
-            if record.rows >= MERGE_BELOW_ROWS:
-                if small:
-                    yield merge_native(small)
-                    small, small_rows = [], 0
-                yield payload
-                continue
-            small.append(payload)
-            small_rows += record.rows
-            if small_rows >= MERGED_ROWS:
-                yield merge_native(small)
-                small, small_rows = [], 0
-        if small:
-            yield merge_native(small)
 
     def _final_checkpoint(self) -> None:
         self.wal.write_checkpoint(self._checkpoint)

@@ -117,11 +117,11 @@ class Ingestor:
 
     # -- admission ------------------------------------------------------------
 
-    def admit(
+    async def admit(
         self, grant: KeyInfo, client: str | None = None, client_per_minute: int | None = None
     ) -> None:
         """Count one request against the rate limits (429 when over); call before reading."""
-        self.limiter.check_rate(
+        await self.limiter.check_rate_async(
             grant.org_id, grant.key_id, client=client, client_per_minute=client_per_minute
         )
 
@@ -177,7 +177,7 @@ class Ingestor:
         `otlp`, `loki`, `elastic`, `syslog`), for accounting.
         """
         rows = prepared.rows
-        limit_reached = self.limiter.reserve(grant.org_id, len(rows))
+        limit_reached = await self.limiter.reserve_async(grant.org_id, len(rows))
         try:
             await self.pipeline.submit(
                 grant.project_id, rows, ids_assigned=bool(rows) and "id" in rows[0]

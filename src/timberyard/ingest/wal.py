@@ -10,14 +10,16 @@ restart replays the rest and retries that batch with its deduplication token.
 
 from __future__ import annotations
 
+import fcntl
 import logging
 import os
 import struct
+import time
 import zlib
 from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
-from typing import BinaryIO
+from typing import BinaryIO, TextIO
 
 import msgspec
 
@@ -64,6 +66,28 @@ class Record:
     fmt: str
 
 
+def read_records(records: list[Record]) -> Iterator[bytes]:
+    """The payloads of records, read back from their segments in order (any process)."""
+    handle: BinaryIO | None = None
+    path: Path | None = None
+    try:
+        for record in records:
+            if record.path != path:
+                if handle is not None:
+                    handle.close()
+                path = record.path
+                handle = path.open("rb")
+            assert handle is not None
+            handle.seek(record.offset)
+            payload = handle.read(record.length)
+            if len(payload) != record.length:
+                raise OSError(f"wal segment {path} ends inside record {record.seq}")
+            yield payload
+    finally:
+        if handle is not None:
+            handle.close()
+
+
 class Checkpoint(msgspec.Struct):
     """What reached the store: everything up to `flushed`, and the batch in flight."""
 
@@ -89,12 +113,18 @@ class WriteAheadLog:
         self._file_path: Path | None = None
         self._file_size = 0
         self._segments: list[tuple[int, Path]] = []  # (first seq, path), oldest first
+        self._lock_handle: TextIO | None = None
 
     # -- start-up -----------------------------------------------------------
 
-    def open(self) -> tuple[Checkpoint, list[Record]]:
-        """Scan the folder; returns the checkpoint and the records not yet flushed."""
+    def open(self, wait: float = 30.0) -> tuple[Checkpoint, list[Record]]:
+        """Scan the folder; returns the checkpoint and the records not yet flushed.
+
+        Takes the folder's lock first (waiting up to `wait` seconds): two processes
+        appending to one log would lose records.
+        """
         self.folder.mkdir(parents=True, exist_ok=True)
+        self._lock(wait)
         checkpoint = self.read_checkpoint()
         pending: list[Record] = []
         paths = sorted(self.folder.glob("seg-*.wal"))
@@ -196,24 +226,7 @@ class WriteAheadLog:
 
     def read(self, records: list[Record]) -> Iterator[bytes]:
         """The payloads of records, read back from their segments in order."""
-        handle: BinaryIO | None = None
-        path: Path | None = None
-        try:
-            for record in records:
-                if record.path != path:
-                    if handle is not None:
-                        handle.close()
-                    path = record.path
-                    handle = path.open("rb")
-                assert handle is not None
-                handle.seek(record.offset)
-                payload = handle.read(record.length)
-                if len(payload) != record.length:
-                    raise OSError(f"wal segment {path} ends inside record {record.seq}")
-                yield payload
-        finally:
-            if handle is not None:
-                handle.close()
+        return read_records(records)
 
     # -- checkpoints and clean-up --------------------------------------------
 
@@ -255,7 +268,31 @@ class WriteAheadLog:
         finally:
             os.close(fd)
 
+    def _lock(self, wait: float) -> None:
+        handle = (self.folder / "lock").open("a")
+        deadline = time.monotonic() + wait
+        warned = False
+        while True:
+            try:
+                fcntl.flock(handle.fileno(), fcntl.LOCK_EX | fcntl.LOCK_NB)
+                break
+            except BlockingIOError:
+                if time.monotonic() >= deadline:
+                    handle.close()
+                    raise RuntimeError(
+                        f"the write-ahead log in {self.folder} is in use by another process"
+                        " (another `timberyard serve` on this data folder?); stop it first"
+                    ) from None
+                if not warned:
+                    log.warning("waiting for the write-ahead log in %s to be free", self.folder)
+                    warned = True
+                time.sleep(0.1)
+        self._lock_handle = handle
+
     def close(self) -> None:
         if self._file is not None:
             self._file.close()
             self._file = None
+        if self._lock_handle is not None:
+            self._lock_handle.close()  # releases the lock
+            self._lock_handle = None

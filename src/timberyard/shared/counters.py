@@ -13,7 +13,7 @@ seeds the Redis counter when Redis has none (after a Redis restart).
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Any, Protocol
 
 import redis
 
@@ -84,6 +84,28 @@ redis.call('HINCRBY', KEYS[1], 'count', -count)
 redis.call('HINCRBY', KEYS[1], 'overage', -over)
 return over
 """
+
+class SharedCounters(Protocol):
+    """Counters shared by several processes: Redis's, or the owner's of `serve --workers`."""
+
+    def take(self, buckets: list[tuple[str, int]]) -> float: ...
+
+    def reserve(
+        self,
+        org_id: str,
+        month: str,
+        count: int,
+        quota: int | None,
+        hard: bool,
+        seed: tuple[int, int] | None = None,
+    ) -> tuple[int, int, int] | None: ...
+
+    def release(self, org_id: str, month: str, count: int, quota: int | None) -> int: ...
+
+    def usage(self, org_id: str, month: str) -> tuple[int, int] | None: ...
+
+    def close(self) -> None: ...
+
 
 MONTH_TTL = 40 * 86400  # a month's counter outlives its month, then goes
 

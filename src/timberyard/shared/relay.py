@@ -49,9 +49,7 @@ class Relay:
         hold_seconds: float = HOLD_SECONDS,
         clock: Callable[[], float] = time.time,
     ) -> None:
-        import redis.asyncio as aioredis
-
-        self.client: Any = aioredis.Redis.from_url(url, socket_connect_timeout=2)
+        self.client: Any = self._connect(url)
         self.publish_local = publish  # the broker's publish
         self.on_invalidate = on_invalidate
         self.prefix = prefix
@@ -67,6 +65,11 @@ class Relay:
         self._tasks: list[asyncio.Task[None]] = []
         self._subscribed = asyncio.Event()
         self.stats = {"published": 0, "received": 0, "late": 0, "dropped": 0}
+
+    def _connect(self, url: str) -> Any:
+        import redis.asyncio as aioredis
+
+        return aioredis.Redis.from_url(url, socket_connect_timeout=2)
 
     # -- start and stop ------------------------------------------------------
 
@@ -117,6 +120,9 @@ class Relay:
             return
         self._hold(project_id, rows)
         self._send_later({"n": self.node, "t": "rows", "p": project_id, "r": rows})
+
+    async def want(self, project_id: str) -> None:
+        """Called before a live tail of the project opens here (every row is relayed anyway)."""
 
     def invalidate(self) -> None:
         """Tell the other nodes that keys, projects or plans changed here."""

@@ -108,6 +108,10 @@ class EntryStore(EntryReads):
             self._client = None
             raise StoreUnavailable(f"cannot prepare the schema in {self.dsn}: {exc}") from exc
 
+    def is_open(self) -> bool:
+        """Whether the store has been reached and its schema is current."""
+        return self._client is not None
+
     def ensure_open(self) -> None:
         """Open on first use after a start-up during which the store was unreachable."""
         if self._client is None:
