@@ -545,15 +545,18 @@ def compare(names: list[str], rounds: int, duration: int, connections: int, prob
               f"({min(r):.0%}-{max(r):.0%}) |")
 
 
-def workers_curve(counts: list[int], rounds: int, duration: int, connections: int) -> None:
+def workers_curve(counts: list[int], rounds: int, duration: int, connections: int,
+                  probe: bool = False) -> None:
     """JSON batches and single entries on `serve` and on `serve --workers N` for each N,
-    alternated for `rounds` rounds, with the CPU each process spent per 1000 entries."""
+    alternated for `rounds` rounds, with the CPU each process spent per 1000 entries
+    (and with `probe`, how soon an entry is searchable under each load)."""
     work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
     scenarios = build_scenarios(work, False, connections)[:2]
     runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for round_ in range(rounds):
         for n in counts:
-            result = bench_server(work / f"data-workers-{n}-{round_}", scenarios, duration, workers=n)
+            result = bench_server(work / f"data-workers-{n}-{round_}", scenarios, duration, probe=probe,
+                                  workers=n)
             for s in scenarios:
                 r = result["scenarios"][s.name]
                 r["peak_rss_mb"] = result["peak_rss_mb"]
@@ -575,6 +578,18 @@ def workers_curve(counts: list[int], rounds: int, duration: int, connections: in
             rss = max(r["peak_rss_mb"] for r in rs)
             print(f"| {s.name} | {n or 'none (one process)'} | {rate:,.0f} | {rate / single:.0%} | "
                   f"{owner:.1f} ({loop:.1f}) / {workers:.1f} | {rss:.0f} |")
+    if probe:
+        print()
+        print("Searchable after the 200 under each load (medians of the rounds' p50 and p99; the max of all):")
+        print("| scenario | workers | probes | p50 ms | p99 ms | max ms |")
+        print("|---|---|---|---|---|---|")
+        for s in scenarios:
+            for n in counts:
+                vs = [r["visibility"] for r in runs[(n, s.name)] if r.get("visibility", {}).get("probes")]
+                if vs:
+                    print(f"| {s.name} | {n or 'none'} | {sum(v['probes'] for v in vs)} | "
+                          f"{statistics.median(v['p50_ms'] for v in vs):.0f} | "
+                          f"{statistics.median(v['p99_ms'] for v in vs):.0f} | {max(v['max_ms'] for v in vs):.0f} |")
 
 
 def main() -> None:
@@ -592,14 +607,15 @@ def main() -> None:
     parser.add_argument("--baseline", metavar="SRC",
                         help="with --compare: also run JSON batches on the build whose src folder this is")
     parser.add_argument("--probe", action="store_true",
-                        help="with --compare: also measure how soon an entry is searchable under each load")
+                        help="with --compare or --workers-curve: also measure how soon an entry is searchable"
+                             " under each load")
     parser.add_argument("--workers-curve", metavar="COUNTS",
                         help="comma-separated worker counts (0: one process), e.g. 0,1,2: JSON batches"
                              " and single entries on each, alternated for --rounds rounds")
     args = parser.parse_args()
     if args.workers_curve:
         workers_curve([int(n) for n in args.workers_curve.split(",")], args.rounds,
-                      5 if args.quick else args.duration, args.connections)
+                      5 if args.quick else args.duration, args.connections, args.probe)
         return
     if args.compare:
         compare([n for n in args.compare.split(",") if n], args.rounds, 5 if args.quick else args.duration,

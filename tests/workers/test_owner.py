@@ -276,3 +276,18 @@ async def test_a_failed_insert_is_retried_as_the_same_batch_with_the_same_token(
     assert flaky.tokens[0] == flaky.tokens[1]
     assert store.query(f"SELECT message, count() FROM {store.table} GROUP BY message ORDER BY message") == [
         ("one", 1), ("two", 1)]
+
+
+def test_the_owner_migrates_the_whole_metadata_schema(tmp_path: Path) -> None:
+    """The owner never imports the alerting store; if its migration left those tables out,
+    the workers would create them at once and one of them would fail to start."""
+    import sqlite3
+    import subprocess
+    import sys
+
+    url = f"sqlite:///{tmp_path / 'meta.sqlite3'}"
+    code = f"from timberyard.storage.meta import MetaStore; MetaStore({url!r}).create()"
+    subprocess.run([sys.executable, "-c", code], check=True)
+    with sqlite3.connect(tmp_path / "meta.sqlite3") as db:
+        tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
+    assert {"alert_notices", "organisations"} <= tables

@@ -152,6 +152,9 @@ class MetaStore:
 
     def create(self) -> None:
         """Bring the schema up to date: apply the migrations the database lacks."""
+        # The alerting tables are part of the schema whether or not this process uses
+        # them: `serve --workers` migrates in its owner, which never imports them.
+        from . import alerts_store  # noqa: F401
         from .migrations import migrate
 
         migrate(self.engine, metadata)
