@@ -521,7 +521,8 @@ def compare(names: list[str], rounds: int, duration: int, connections: int, prob
     before: list[float] = []
     for round_ in range(rounds):
         if baseline:
-            base = bench_server(work / f"data-baseline-{round_}", chosen[:1], duration, pythonpath=baseline)
+            base = bench_server(work / f"data-baseline-{round_}", chosen[:1], duration, probe=probe,
+                                pythonpath=baseline)
             before.append(base["scenarios"][chosen[0].name]["entries_per_s"])
         result = bench_server(work / f"data-compare-{round_}", chosen, duration, probe=probe)
         json_rate = result["scenarios"][chosen[0].name]["entries_per_s"]

@@ -195,3 +195,53 @@ def test_a_second_process_cannot_append_to_a_log_in_use(tmp_path: Path) -> None:
     _, records = second.open(wait=0.3)
     assert records == []
     second.close()
+
+
+class BlocksFirstInsert:
+    """The store, except that the first insert waits until released (a slow, large insert)."""
+
+    def __init__(self, store: EntryStore) -> None:
+        import threading
+
+        self.store = store
+        self.release = threading.Event()
+        self.calls = 0
+
+    def insert_rows(self, data: Any, token: str, fmt: str = "JSONEachRow") -> None:
+        self.calls += 1
+        if self.calls == 1:
+            assert self.release.wait(30)
+        self.store.insert_rows(data, token, fmt)
+
+
+async def test_a_batch_does_not_wait_for_the_insert_before_it(tmp_path: Path, store: EntryStore) -> None:
+    slow = BlocksFirstInsert(store)
+    pipeline = Pipeline(slow, tmp_path / "wal", batch_seconds=0.02)  # type: ignore[arg-type]
+    await pipeline.start()
+    try:
+        await pipeline.submit("p", rows("first", 5))
+        while slow.calls < 1:
+            await asyncio.sleep(0.01)
+        await pipeline.submit("p", rows("second", 3))
+        for _ in range(300):  # stored while the first insert still runs
+            if count(store, "second%") == 3:
+                break
+            await asyncio.sleep(0.01)
+        assert count(store, "second%") == 3 and count(store, "first%") == 0
+        # The checkpoint cannot pass the first batch, and names both batches in flight.
+        checkpoint = pipeline.wal.read_checkpoint()
+        assert checkpoint.flushed == 0 and [b[0] for b in checkpoint.pending()] == [1, 2]
+        # The process dies now: the next one retries both batches with their tokens.
+        for task in [*pipeline._tasks, *pipeline._inserts]:
+            task.cancel()
+        pipeline.wal.close()
+        slow.release.set()  # the first insert completes in the dying process after all
+        await asyncio.sleep(0.2)
+        again = Pipeline(store, tmp_path / "wal", batch_seconds=0.02)
+        await again.start()
+        await again.wait_flushed(10)
+        await again.stop()
+        assert count(store, "first%") == 5 and count(store, "second%") == 3  # none twice
+        assert again.wal.read_checkpoint().pending() == []
+    finally:
+        slow.release.set()

@@ -3,7 +3,9 @@
 from __future__ import annotations
 
 import asyncio
+import itertools
 import logging
+import threading
 import time
 import uuid
 from collections import deque
@@ -72,6 +74,29 @@ def merged_blocks(batch: list[Record], payloads: Iterable[bytes]) -> Iterator[by
 Listener = Callable[[str, list[dict[str, Any]]], None]
 
 
+class _Batch:
+    """Records inserted together under one deduplication token."""
+
+    __slots__ = ("records", "rows", "token", "first", "last", "queued", "announced", "stored")
+
+    def __init__(
+        self,
+        records: list[Record],
+        rows: int,
+        token: str,
+        queued: float,
+        announced: bool = False,
+    ) -> None:
+        self.records = records
+        self.rows = rows
+        self.token = token
+        self.first = records[0].seq
+        self.last = records[-1].seq
+        self.queued = queued  # when its oldest record was queued (monotonic)
+        self.announced = announced  # in the checkpoint's pending batches
+        self.stored = False
+
+
 class Pipeline:
     """Makes accepted rows durable at once and stores them in large batches."""
 
@@ -85,6 +110,7 @@ class Pipeline:
         max_unflushed_bytes: int = 256 * 1024 * 1024,
         segment_bytes: int = 64 * 1024 * 1024,
         clock: Callable[[], float] = time.time,
+        max_inflight: int = 2,
     ) -> None:
         self.store = store
         # Records are Native blocks, which ClickHouse takes at half the CPU of JSON
@@ -104,8 +130,19 @@ class Pipeline:
         self._pending: list[tuple[bytes, int, asyncio.Future[int], str, list[dict[str, Any]]]] = []
         self._write_wake = asyncio.Event()
         self._flush_wake = asyncio.Event()
-        self._forced: Checkpoint | None = None
+        # Batches in flight when the last run stopped, (first, last, token): retried
+        # exactly, with their tokens, so that a batch the store did take is not stored twice.
+        self._forced: deque[tuple[int, int, str]] = deque()
         self._checkpoint = Checkpoint()
+        # Inserts run at once (at most max_inflight): a batch does not wait for the
+        # insert before it to finish. Oldest first; each a contiguous run of records.
+        self.max_inflight = max_inflight
+        self._inflight: list[_Batch] = []
+        self._inflight_rows = 0
+        self._inflight_records = 0
+        self._checkpoint_lock = threading.Lock()
+        self._gave_up = False
+        self._inserts: set[asyncio.Task[None]] = set()
         self._last_id = 0
         self.id_offset = 0
         self._tasks: list[asyncio.Task[None]] = []
@@ -135,14 +172,9 @@ class Pipeline:
         self.node_id = node_file.read_text().strip()
         checkpoint, records = await asyncio.to_thread(self.wal.open)
         self._checkpoint = checkpoint
-        if (
-            checkpoint.pending_last > checkpoint.flushed
-            and records
-            and records[0].seq == checkpoint.pending_first
-        ):
-            # The batch in flight when the last run stopped: retry it exactly,
-            # with its token, so that a batch the store did take is not stored twice.
-            self._forced = checkpoint
+        pending = checkpoint.pending()
+        if pending and records and records[0].seq == pending[0][0]:
+            self._forced = deque(b for b in pending if b[1] > checkpoint.flushed)
         # Replayed records are due at once: reads wait for them (see ready()).
         now = time.monotonic() - self.batch_seconds
         for record in records:
@@ -168,7 +200,7 @@ class Pipeline:
             await asyncio.wait_for(asyncio.gather(*self._tasks), timeout)
         except TimeoutError:
             log.warning("store flush did not finish in %.0fs; the WAL keeps the rest", timeout)
-            for task in self._tasks:
+            for task in [*self._tasks, *self._inserts]:
                 task.cancel()
         self.wal.close()
 
@@ -272,10 +304,19 @@ class Pipeline:
                 return
 
     async def _flusher(self) -> None:
-        backoff = 0.1
         while True:
-            if not self._queue:
-                if self._stopping and not self._pending and self._writer_done():
+            untaken_rows = self._queued_rows - self._inflight_rows
+            untaken = len(self._queue) - self._inflight_records
+            if self._gave_up:  # stopping with the store down: the WAL keeps the rest
+                await asyncio.gather(*self._inserts, return_exceptions=True)
+                return
+            if untaken == 0:
+                if (
+                    not self._inflight
+                    and self._stopping
+                    and not self._pending
+                    and self._writer_done()
+                ):
                     try:
                         await asyncio.to_thread(self._final_checkpoint)
                     except Exception as exc:  # the WAL replays from the last good one
@@ -284,37 +325,67 @@ class Pipeline:
                 self._flush_wake.clear()
                 await self._wait(self.batch_seconds)
                 continue
-            oldest = self._queue[0][1]
+            if len(self._inflight) >= self.max_inflight:
+                self._flush_wake.clear()
+                await self._wait(self.batch_seconds)  # woken when an insert ends
+                continue
+            oldest = self._queue[self._inflight_records][1]
             due = oldest + self.batch_seconds - time.monotonic()
-            if self._queued_rows < self.batch_rows and due > 0 and not self._stopping:
+            if (
+                untaken_rows < self.batch_rows
+                and due > 0
+                and not self._stopping
+                and not self._forced
+            ):
                 self._flush_wake.clear()
                 await self._wait(due)
                 continue
             batch = self._take_batch()
+            with self._checkpoint_lock:
+                self._inflight.append(batch)
+            self._inflight_rows += batch.rows
+            self._inflight_records += len(batch.records)
+            task = asyncio.create_task(self._run(batch), name=f"store-insert-{batch.first}")
+            self._inserts.add(task)
+            task.add_done_callback(self._inserts.discard)
+
+    async def _run(self, batch: _Batch) -> None:
+        """Insert one batch until it is stored (the same batch, the same token each time)."""
+        backoff = 0.1
+        while True:
             try:
                 await asyncio.to_thread(self._insert, batch)
+                break
             except Exception as exc:
-                # Whatever fails (store, checkpoint, a descriptor limit), the flusher
-                # keeps the rows in the WAL and retries: it must never end.
+                # Whatever fails (store, checkpoint, a descriptor limit), the rows stay in
+                # the WAL and the insert is retried: the flusher must never end.
                 self.flush_failures += 1
                 self._flush_failed(exc)
                 if self._stopping and backoff >= 2:
-                    return  # leave the rest to the next start; the WAL has it
+                    self._gave_up = True  # leave the rest to the next start; the WAL has it
+                    self._flush_wake.set()
+                    return
                 await asyncio.sleep(backoff)
                 backoff = min(backoff * 2, 5.0)
-                continue
-            if self._store_error is not None:
-                log.info("entry store reachable again")
-            if self._flusher_error is not None:
-                log.info("store flusher making progress again")
-            self._store_error = None
-            self._flusher_error = None
-            backoff = 0.1
-            for _ in batch:
-                record, _ = self._queue.popleft()
-                self._queued_rows -= record.rows
-                self._unflushed_bytes -= record.length
-                self.flushed_rows += record.rows
+        if self._store_error is not None:
+            log.info("entry store reachable again")
+        if self._flusher_error is not None:
+            log.info("store flusher making progress again")
+        self._store_error = None
+        self._flusher_error = None
+        # The thread moved the checkpoint past every stored batch at the front.
+        flushed = self._checkpoint.flushed
+        queue = self._queue
+        while queue and queue[0][0].seq <= flushed:
+            record, _ = queue.popleft()
+            self._queued_rows -= record.rows
+            self._unflushed_bytes -= record.length
+            self.flushed_rows += record.rows
+            self._inflight_records -= 1
+            self._inflight_rows -= record.rows
+        with self._checkpoint_lock:
+            self._inflight = [b for b in self._inflight if b.last > flushed]
+        self._flush_wake.set()
 
     def _flush_failed(self, exc: Exception) -> None:
         """Record a failed flush; logged once per episode, not once per retry."""
@@ -344,23 +415,33 @@ class Pipeline:
         except TimeoutError:
             pass
 
-    def _take_batch(self) -> list[Record]:
-        forced = self._forced
-        batch: list[Record] = []
+    def _take_batch(self) -> _Batch:
+        """The next records after those in flight: a forced batch exactly, else up to
+        batch_rows rows of one format (replayed JSON lines go apart from Native)."""
+        forced = self._forced[0] if self._forced else None
+        records: list[Record] = []
         rows = 0
-        for record, _ in self._queue:
+        queued = 0.0
+        for record, added in itertools.islice(self._queue, self._inflight_records, None):
             if forced is not None:
-                if record.seq > forced.pending_last:
+                if record.seq > forced[1]:
                     break
-            elif batch and (rows + record.rows > self.batch_rows or record.fmt != batch[0].fmt):
-                break  # one insert, one format: replayed JSON lines go apart from Native
-            batch.append(record)
+            elif records and (
+                rows + record.rows > self.batch_rows or record.fmt != records[0].fmt
+            ):
+                break
+            if not records:
+                queued = added
+            records.append(record)
             rows += record.rows
-        return batch
+        first, last = records[0].seq, records[-1].seq
+        if forced is not None:
+            self._forced.popleft()
+            return _Batch(records, rows, forced[2], queued, announced=True)
+        return _Batch(records, rows, f"{self.node_id}:{first}-{last}", queued)
 
-    def _insert(self, batch: list[Record]) -> None:
+    def _insert(self, batch: _Batch) -> None:
         started = time.monotonic()
-        queued = self._queue[0][1] if self._queue else started
         try:
             self._insert_batch(batch)
         except StoreUnavailable:
@@ -369,47 +450,47 @@ class Pipeline:
         done = time.monotonic()
         for observe in self.observers:
             observe("insert", done - started)
-            observe("flush_lag", done - queued)
+            observe("flush_lag", done - batch.queued)
 
-    def _insert_batch(self, batch: list[Record]) -> None:
-        first, last = batch[0].seq, batch[-1].seq
-        forced = self._forced
-        if forced is not None and forced.pending_first <= first and last <= forced.pending_last:
-            token = forced.pending_token
+    def _write_checkpoint(self, flushed: int) -> None:
+        """Checkpoint `flushed` and every batch in flight after it (under the lock)."""
+        pending = [(b.first, b.last, b.token) for b in self._inflight if b.last > flushed]
+        checkpoint = Checkpoint.of(flushed, pending)
+        self.wal.write_checkpoint(checkpoint)
+        self._checkpoint = checkpoint
+
+    def _insert_batch(self, batch: _Batch) -> None:
+        if not batch.announced:
+            # In the checkpoint before the store may have it: a restart retries it
+            # with this token, and the store deduplicates what it already took.
+            with self._checkpoint_lock:
+                self._write_checkpoint(self._checkpoint.flushed)
+            batch.announced = True
+        records, fmt = batch.records, batch.records[0].fmt
+        insert_wal = getattr(self.store, "insert_wal", None)
+        if insert_wal is not None:  # the store's process reads the records itself
+            insert_wal(records, batch.token, fmt)
         else:
-            token = f"{self.node_id}:{first}-{last}"
-            self._checkpoint = Checkpoint(
-                flushed=self._checkpoint.flushed,
-                pending_first=first,
-                pending_last=last,
-                pending_token=token,
-            )
-            self.wal.write_checkpoint(self._checkpoint)
-        try:
-            insert_wal = getattr(self.store, "insert_wal", None)
-            if insert_wal is not None:  # the store's process reads the records itself
-                insert_wal(batch, token, batch[0].fmt)
+            self.store.insert_rows(merged_blocks(records, self.wal.read(records)), batch.token, fmt)
+        with self._checkpoint_lock:
+            batch.stored = True
+            flushed = self._checkpoint.flushed
+            for other in self._inflight:  # oldest first: the stored ones at the front
+                if not other.stored:
+                    break
+                flushed = max(flushed, other.last)
+            if flushed > self._checkpoint.flushed:
+                self._write_checkpoint(flushed)
             else:
-                self.store.insert_rows(
-                    merged_blocks(batch, self.wal.read(batch)), token, batch[0].fmt
-                )
-        except BaseException:
-            # The store may have taken the batch before failing to say so (a timeout, a
-            # store process gone): the retry sends exactly this batch with this token.
-            self._forced = self._checkpoint
-            raise
-        self._checkpoint = Checkpoint(flushed=last)
-        self.wal.write_checkpoint(self._checkpoint)
-        # Cleared only once the checkpoint is written: until then a retry must reuse
-        # the token, so that the store deduplicates the batch it already took.
-        self._forced = None
+                return
         try:
-            self.wal.drop_flushed(last)
+            self.wal.drop_flushed(flushed)
         except OSError as exc:  # the next flush deletes them; the checkpoint is written
             log.warning("cannot delete flushed WAL segments yet: %s", exc)
 
     def _final_checkpoint(self) -> None:
-        self.wal.write_checkpoint(self._checkpoint)
+        with self._checkpoint_lock:
+            self.wal.write_checkpoint(self._checkpoint)
 
     # -- introspection --------------------------------------------------------
 

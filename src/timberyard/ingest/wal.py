@@ -89,12 +89,29 @@ def read_records(records: list[Record]) -> Iterator[bytes]:
 
 
 class Checkpoint(msgspec.Struct):
-    """What reached the store: everything up to `flushed`, and the batch in flight."""
+    """What reached the store: everything up to `flushed`, and the batches in flight:
+    the first in `pending_*` (as earlier versions wrote it), the others after it in
+    `pending_after` as (first, last, token), in sequence order."""
 
     flushed: int = 0
     pending_first: int = 0
     pending_last: int = 0
     pending_token: str = ""
+    pending_after: list[tuple[int, int, str]] = []
+
+    def pending(self) -> list[tuple[int, int, str]]:
+        """Every batch in flight, (first, last, token), oldest first."""
+        if self.pending_last <= self.flushed:
+            return []
+        first = (self.pending_first, self.pending_last, self.pending_token)
+        return [first, *((int(a), int(b), str(t)) for a, b, t in self.pending_after)]
+
+    @classmethod
+    def of(cls, flushed: int, pending: list[tuple[int, int, str]]) -> Checkpoint:
+        if not pending:
+            return cls(flushed=flushed)
+        (first, last, token), *after = pending
+        return cls(flushed, first, last, token, list(after))
 
 
 class WriteAheadLog:
