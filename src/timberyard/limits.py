@@ -94,6 +94,10 @@ class TokenBucket:
         return (1 - self.tokens) / self.per_second
 
 
+# How long counts of organisations without a quota wait to go to the shared counters in one call.
+COUNT_SECONDS = 0.05
+
+
 class Limiter:
     """Rate limits per key, per organisation and per client address; monthly quotas."""
 
@@ -120,6 +124,9 @@ class Limiter:
         self._lock = threading.Lock()  # save() runs in a worker thread
         self.refused = {"rate": 0, "quota": 0}  # requests refused, for the metrics
         self._task: asyncio.Task[None] | None = None
+        # Counts of organisations without a quota, not yet sent to the shared counters.
+        self._uncounted: dict[tuple[str, str], int] = {}
+        self._counting: asyncio.Task[None] | None = None
 
     # -- organisations ------------------------------------------------------
 
@@ -297,6 +304,16 @@ class Limiter:
         limits = self.limits_of(org_id)
         month = month_of(self.clock())
         quota, hard = limits.monthly_quota, limits.hard_limit
+        if quota is None:
+            # Nothing to refuse, so nothing to wait for: the shared counter only keeps the
+            # month's total, and gets this process's counts in batches (COUNT_SECONDS).
+            key = (org_id, month)
+            self._uncounted[key] = self._uncounted.get(key, 0) + count
+            self._counter(org_id, month)[0] += count  # this process's view until they are sent
+            self._pending(org_id, month, count, 0)
+            if self._counting is None or self._counting.done():
+                self._counting = asyncio.create_task(self._count_later(reserve))
+            return False
         shared: tuple[bool, int, int] | None = None
         try:
             found = await reserve(org_id, month, count, quota, hard)
@@ -307,6 +324,21 @@ class Limiter:
         except Exception as exc:
             self._shared_down(exc)
         return self._quota_verdict(shared, limits, org_id, month, count)
+
+    async def _count_later(self, reserve: Any) -> None:
+        """Add the batched counts of unlimited organisations to the shared counters."""
+        await asyncio.sleep(COUNT_SECONDS)
+        batch, self._uncounted = self._uncounted, {}
+        for (org_id, month), count in batch.items():
+            try:
+                if await reserve(org_id, month, count, None, False) is None:
+                    # No counter yet: seed it with what is stored and unsaved, less what
+                    # this batch and the next one add (both are in the unsaved counts).
+                    stored, over = self._saved_total(org_id, month)
+                    later = self._uncounted.get((org_id, month), 0)
+                    await reserve(org_id, month, count, None, False, (stored - count - later, over))
+            except Exception as exc:
+                self._shared_down(exc)
 
     def _quota_verdict(
         self,
@@ -405,7 +437,10 @@ class Limiter:
         """The organisation's usage document for a month (default: this one)."""
         limits = self.limits_of(org_id)
         month = month or month_of(self.clock())
-        used, overage = self._shared_usage(org_id, month) or self._counter(org_id, month)
+        shared = self._shared_usage(org_id, month)
+        if shared is not None:  # with what this process has not sent yet (reserve_async)
+            shared = (shared[0] + self._uncounted.get((org_id, month), 0), shared[1])
+        used, overage = shared or self._counter(org_id, month)
         quota = limits.monthly_quota
         return {
             "organisation": org_id,
@@ -465,4 +500,6 @@ class Limiter:
     async def stop(self) -> None:
         if self._task is not None:
             self._task.cancel()
+        if self._counting is not None:
+            await asyncio.gather(self._counting, return_exceptions=True)
         await asyncio.to_thread(self.save)

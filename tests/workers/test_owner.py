@@ -293,3 +293,29 @@ def test_the_owner_migrates_the_whole_metadata_schema(tmp_path: Path) -> None:
     with sqlite3.connect(tmp_path / "meta.sqlite3") as db:
         tables = {row[0] for row in db.execute("SELECT name FROM sqlite_master WHERE type = 'table'")}
     assert {"alert_notices", "organisations"} <= tables
+
+
+def test_counts_without_a_quota_reach_the_owner_in_batches(
+    store: EntryStore, meta: MetaStore, sock: Path
+) -> None:
+    org = meta.create_organisation("o", "enterprise")["id"]  # no quota: nothing to refuse
+    meta.add_usage(org, month_of(NOW), 500, 0)  # counted before the owner started
+
+    async def worker(limiter: Limiter) -> None:
+        for _ in range(100):
+            assert await limiter.reserve_async(org, 10) is False
+        assert limiter.usage(org)["used"] >= 1000 + 500  # its own counts show at once
+        await asyncio.sleep(0.2)  # past COUNT_SECONDS: sent
+
+    with Running(store, sock) as running, limiters(meta, sock, 3) as nodes:
+        threads = [threading.Thread(target=asyncio.run, args=(worker(n),)) for n in nodes]
+        for t in threads:
+            t.start()
+        for t in threads:
+            t.join()
+        assert all(n.usage(org)["used"] == 3500 for n in nodes)
+        # a few calls per worker, not one per request
+        assert running.owner.stats["calls"] < 3 * 10 + 10, running.owner.stats
+        for n in nodes:
+            n.save()
+    assert meta.get_usage(org, month_of(NOW)) == (3500, 0)
