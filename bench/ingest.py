@@ -548,22 +548,23 @@ def compare(names: list[str], rounds: int, duration: int, connections: int, prob
 
 def workers_curve(counts: list[int], rounds: int, duration: int, connections: int,
                   probe: bool = False) -> None:
-    """JSON batches and single entries on `serve` and on `serve --workers N` for each N,
-    alternated for `rounds` rounds, with the CPU each process spent per 1000 entries
+    """JSON batches and single entries (each on a fresh server) on `serve` and on
+    `serve --workers N` for each N, alternated for `rounds` rounds, with the CPU each
+    process spent per 1000 entries
     (and with `probe`, how soon an entry is searchable under each load)."""
     work = Path(tempfile.mkdtemp(prefix="timberyard-bench-"))
     scenarios = build_scenarios(work, False, connections)[:2]
     runs: dict[tuple[int, str], list[dict[str, Any]]] = {}
     for round_ in range(rounds):
         for n in counts:
-            result = bench_server(work / f"data-workers-{n}-{round_}", scenarios, duration, probe=probe,
-                                  workers=n)
-            for s in scenarios:
+            for i, s in enumerate(scenarios):  # each on a fresh server, as in the full run
+                result = bench_server(work / f"data-workers-{n}-{round_}-{i}", [s], duration, probe=probe,
+                                      workers=n)
                 r = result["scenarios"][s.name]
                 r["peak_rss_mb"] = result["peak_rss_mb"]
                 runs.setdefault((n, s.name), []).append(r)
     print()
-    print(f"{rounds} rounds of {duration} s per scenario, one fresh server per round and worker count, "
+    print(f"{rounds} rounds of {duration} s per scenario, a fresh server per scenario, round and worker count, "
           f"{os.cpu_count()} cores, {time.strftime('%Y-%m-%d %H:%M')}")
     print("| scenario | workers | entries/s (median) | vs one process | CPU ms per 1000 entries:"
           " owner (its event loop) / workers | peak RSS MiB (all processes) |")
