@@ -108,7 +108,6 @@ cdef object _normalise(object raw, dict defaults, Py_ssize_t cap, int64_t now_ns
     cdef tuple spec
     cdef int kind
     cdef object key, value, name, tag
-    cdef int64_t ts
     while PyDict_Next(<dict>raw, &pos, &k, &v):
         key = <object>k
         value = <object>v
@@ -159,6 +158,18 @@ cdef object _normalise(object raw, dict defaults, Py_ssize_t cap, int64_t now_ns
                 return None
             row["step_index"] = value
 
+    return _finish(row, message, level, timestamp, fields, extra, True, defaults, cap, now_ns)
+
+
+cdef object _finish(dict row, object message, object level, object timestamp, object fields,
+                    dict extra, bint server_keys, dict defaults, Py_ssize_t cap, int64_t now_ns):
+    """The rest of `_normalise` once the keys are sorted: message, level, time, fields.
+
+    `extra` are the keys that name no column (they become fields); with `server_keys`,
+    one of ours among them hands the entry back (model.normalise refuses it).
+    """
+    cdef object name, service, encoded
+    cdef int64_t ts
     # message: a non-empty string within the byte limit (else model.normalise says why)
     if type(message) is not str:
         return None
@@ -201,7 +212,7 @@ cdef object _normalise(object raw, dict defaults, Py_ssize_t cap, int64_t now_ns
     row["ts_ns"] = ts
 
     if extra:
-        if not _SERVER_KEYS.isdisjoint(extra):
+        if server_keys and not _SERVER_KEYS.isdisjoint(extra):
             return None
         fields = {**extra, **fields} if fields else extra
     if fields:
@@ -222,6 +233,209 @@ cdef object _normalise(object raw, dict defaults, Py_ssize_t cap, int64_t now_ns
     if not PyDict_Contains(row, "dataset"):
         row["dataset"] = "default"
     return row
+
+
+# -- Elasticsearch bulk bodies -------------------------------------------------
+# formats/esbulk.py hands over its tables (`configure_ecs`): each ECS path -> the
+# input key of ours it names (kept here as that key's entry of _KEYS), and the first
+# parts of the nested paths.
+cdef dict _ECS_KEYS = {}
+cdef frozenset _ECS_HEADS = frozenset()
+cdef Py_ssize_t _DATASET_MAX = 0
+cdef bint _ecs_configured = False
+
+
+def configure_ecs(paths, heads):
+    """Take esbulk's tables (called once, when formats/esbulk.py is imported)."""
+    global _ECS_KEYS, _ECS_HEADS, _DATASET_MAX, _ecs_configured
+    if not _configured:
+        raise RuntimeError("configure() first (import timberyard.model)")
+    table = {}
+    for path, column in paths.items():
+        spec = _KEYS[column]
+        if spec[0] not in (K_STRING, K_MESSAGE, K_LEVEL, K_TIME):
+            raise ValueError(f"ECS path {path!r} names {column!r}, which is not a column")
+        table[path] = spec
+    _ECS_KEYS = table
+    _ECS_HEADS = frozenset(heads)
+    _DATASET_MAX = _KEYS["dataset"][2]
+    _ecs_configured = True
+
+
+cdef extern from "string.h":
+    const void* memchr(const void*, int, size_t)
+
+
+cdef inline bint _blank(const char* data, Py_ssize_t start, Py_ssize_t end):
+    """Whether data[start:end] is empty or only what bytes.strip() removes."""
+    cdef char c
+    while start < end:
+        c = data[start]
+        if not (c == 32 or 9 <= c <= 13):
+            return False
+        start += 1
+    return True
+
+
+def bulk_lines(bytes body, object decode, object empty, object invalid, tuple errors):
+    """Each line of a bulk body decoded, `empty` for a blank one, `invalid` for one that
+    `decode` refuses with one of `errors`; blank lines at the end are left out.
+
+    A line with the bytes of the last action line before it is that line's value
+    again (the same object, read only): shippers repeat one action line per document.
+    """
+    cdef const char* data = PyBytes_AS_STRING(body)
+    cdef Py_ssize_t size = PyBytes_GET_SIZE(body)
+    cdef Py_ssize_t start = 0
+    cdef Py_ssize_t end, length
+    cdef Py_ssize_t last_start = 0
+    cdef Py_ssize_t last_length = -1
+    cdef object last = None
+    cdef object value
+    cdef const char* found
+    cdef list out = []
+    while True:
+        found = <const char*>memchr(data + start, 10, <size_t>(size - start))
+        end = size if found == NULL else found - data
+        length = end - start
+        if _blank(data, start, end):
+            out.append(empty)
+        elif length == last_length and memcmp(data + start, data + last_start, <size_t>length) == 0:
+            out.append(last)
+        else:
+            try:
+                value = decode(PyBytes_FromStringAndSize(data + start, length))
+            except errors:
+                value = invalid
+            out.append(value)
+            if type(value) is dict and len(<dict>value) == 1:  # an action line, most likely
+                last = value
+                last_start = start
+                last_length = length
+        if found == NULL:
+            break
+        start = end + 1
+    while out and out[len(out) - 1] is empty:  # (no wraparound here: out[-1] is not the last)
+        out.pop()
+    return out
+
+
+def bulk_plain(list values, object index, Py_ssize_t max_items, object make_item):
+    """The items and documents of a bulk body of plain pairs only, or None.
+
+    `values` are the decoded lines (esbulk's `decoded`). Plain means: every odd line
+    an `index` or `create` action whose metadata is an object naming a non-empty
+    index (or `index` is the path's), every even line a JSON object, no blank line,
+    at most `max_items` pairs. Anything else is None: esbulk.parse decides.
+    """
+    cdef Py_ssize_t n = len(values)
+    if n == 0 or n % 2 or n // 2 > max_items:
+        return None
+    cdef list items = []
+    cdef list docs = []
+    cdef Py_ssize_t i, pos
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef PyObject* found
+    cdef object action, op, meta, target, doc_id, doc
+    for i in range(0, n, 2):
+        action = values[i]
+        doc = values[i + 1]
+        if type(action) is not dict or len(<dict>action) != 1 or type(doc) is not dict:
+            return None
+        pos = 0
+        PyDict_Next(<dict>action, &pos, &k, &v)
+        op = <object>k
+        meta = <object>v
+        if type(meta) is not dict or not (op == "create" or op == "index"):
+            return None
+        found = PyDict_GetItem(<dict>meta, "_index")
+        target = index if found is NULL else <object>found
+        if type(target) is not str or PyUnicode_GET_LENGTH(target) == 0:
+            return None
+        found = PyDict_GetItem(<dict>meta, "_id")
+        doc_id = None if found is NULL or <object>found is None else str(<object>found)
+        items.append(make_item(op, target, doc_id, i + 1))
+        docs.append(doc)
+    return items, docs
+
+
+def ecs_rows(list docs, list indexes, dict defaults, Py_ssize_t max_message_bytes,
+             int64_t now_ns, dict base):
+    """normalise(esbulk.entry(doc, index)) of each document, or None where Python decides.
+
+    A document is taken here when each column is named by one ECS path at most, with
+    a value that is not null, an object or an array, and no nested ECS object
+    (`"log": {...}`) is present: then the first-ranked path is the only one, and the
+    mapping is a renaming. The other keys are the fields, in the document's order.
+    """
+    if not _ecs_configured:
+        raise RuntimeError("timberyard._fastmodel is not configured (import timberyard.formats.esbulk)")
+    cdef list out = []
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = len(docs)
+    for i in range(n):
+        out.append(_normalise_ecs(docs[i], indexes[i], defaults, max_message_bytes, now_ns, base))
+    return out
+
+
+cdef object _normalise_ecs(object doc, object index, dict defaults, Py_ssize_t cap,
+                           int64_t now_ns, dict base):
+    if type(doc) is not dict:
+        return None
+    cdef dict row = PyDict_Copy(base) if base else {}
+    cdef dict extra = None
+    cdef object message = None
+    cdef object level = None
+    cdef object timestamp = None
+    cdef Py_ssize_t pos = 0
+    cdef PyObject* k
+    cdef PyObject* v
+    cdef PyObject* found
+    cdef tuple spec
+    cdef int kind
+    cdef object key, value, name
+    while PyDict_Next(<dict>doc, &pos, &k, &v):
+        key = <object>k
+        value = <object>v
+        found = PyDict_GetItem(_ECS_KEYS, key)
+        if found is NULL:
+            if type(value) is dict and key in _ECS_HEADS:
+                return None  # a nested ECS object: its members' ranks decide, in Python
+            if extra is None:
+                extra = {}
+            extra[key] = value
+            continue
+        if value is None or type(value) is dict or type(value) is list:
+            return None  # it stays in fields there, and may leave room for another path
+        spec = <tuple>found
+        kind = spec[0]
+        # A second path for a column: their ranks decide, in Python.
+        if kind == K_STRING:
+            name = spec[1]
+            if PyDict_Contains(row, name):
+                return None
+            if type(value) is str and PyUnicode_GET_LENGTH(value) <= <Py_ssize_t>spec[2]:
+                row[name] = value
+            else:
+                return None
+        elif kind == K_MESSAGE:
+            if message is not None:
+                return None
+            message = value
+        elif kind == K_LEVEL:
+            if level is not None:
+                return None
+            level = value
+        else:  # K_TIME
+            if timestamp is not None:
+                return None
+            timestamp = value
+    if index and not PyDict_Contains(row, "dataset"):
+        if type(index) is not str or PyUnicode_GET_LENGTH(index) > _DATASET_MAX:
+            return None
+        row["dataset"] = index
+    return _finish(row, message, level, timestamp, None, extra, False, defaults, cap, now_ns)
 
 
 cdef int64_t _int_to_ns(object number):
@@ -738,3 +952,88 @@ def merge_native(list blocks):
         free(heads)
         free(head_lens)
         free(out.data)
+
+
+# -- Elasticsearch bulk responses ----------------------------------------------
+
+cdef inline int _put_bytes(Buffer* buf, bytes data) except -1:
+    return _put(buf, PyBytes_AS_STRING(data), PyBytes_GET_SIZE(data))
+
+
+cdef inline int _put_decimal(Buffer* buf, unsigned long long value) except -1:
+    cdef char digits[20]
+    cdef int n = 0
+    _reserve(buf, 20)
+    while True:
+        digits[n] = <char>(48 + value % 10)
+        n += 1
+        value //= 10
+        if value == 0:
+            break
+    while n:
+        n -= 1
+        buf.data[buf.size] = digits[n]
+        buf.size += 1
+    return 0
+
+
+def bulk_answer(list items, list rows, object head, bytes middle, bytes tail, object encode,
+                object failed):
+    """The items of a bulk response, joined by commas, and whether any failed.
+
+    An item without an error takes the next row: `head(op, index)` (asked once per
+    pair) + its `_id` (`encode(item.id)`, or the row's id as a JSON string) +
+    `middle` + the row's id + `tail`. An item with an error is `failed(item)`.
+    """
+    cdef Buffer buf
+    buf.data = NULL
+    buf.size = 0
+    buf.capacity = 0
+    cdef dict heads = {}
+    cdef Py_ssize_t i
+    cdef Py_ssize_t n = len(items)
+    cdef Py_ssize_t r = 0
+    cdef Py_ssize_t stored = len(rows)
+    cdef bint errors = False
+    cdef object item, op, index, key, prefix, doc_id
+    cdef object last_op = None
+    cdef object last_index = None
+    cdef object last_prefix = None
+    cdef unsigned long long seq
+    try:
+        for i in range(n):
+            item = items[i]
+            if i:
+                _put(&buf, ",", 1)
+            if item.error is not None:
+                errors = True
+                _put_bytes(&buf, failed(item))
+                continue
+            if r >= stored:
+                raise ValueError("more stored items than rows")
+            seq = PyLong_AsUnsignedLongLong((<dict>rows[r])["id"])
+            r += 1
+            op = item.op
+            index = item.index
+            if op is last_op and index is last_index:  # one index, usually: the same objects
+                prefix = last_prefix
+            else:
+                key = (op, index)
+                prefix = heads.get(key)
+                if prefix is None:
+                    prefix = heads[key] = head(op, index)
+                last_op, last_index, last_prefix = op, index, prefix
+            _put_bytes(&buf, prefix)
+            doc_id = item.id
+            if doc_id is None:
+                _put(&buf, '"', 1)
+                _put_decimal(&buf, seq)
+                _put(&buf, '"', 1)
+            else:
+                _put_bytes(&buf, encode(doc_id))
+            _put_bytes(&buf, middle)
+            _put_decimal(&buf, seq)
+            _put_bytes(&buf, tail)
+        return PyBytes_FromStringAndSize(buf.data, buf.size), errors
+    finally:
+        free(buf.data)

@@ -31,6 +31,12 @@ from .common import (
     shipper_limits,
 )
 
+_fastmodel: Any
+try:
+    from .. import _fastmodel
+except ImportError:  # built without a C compiler: bulk responses are written in Python
+    _fastmodel = None
+
 VERSION = "8.17.0"
 PRODUCT_HEADER = {"X-Elastic-Product": "Elasticsearch"}
 BULK_TYPES = frozenset(
@@ -153,8 +159,14 @@ async def bulk(request: Request) -> Response:
     index = request.path_params.get("index")
 
     def decode() -> tuple[list[esbulk.Item], Prepared | None]:
+        values = esbulk.decoded(body)
+        plain = esbulk.parse_plain(values, index, limits.max_entries)
+        if plain is not None:  # the common body: every item is stored unless invalid
+            items, docs = plain
+            check_count(len(items), limits)
+            return items, prepare_items(svc, key, items, limits, docs)
         try:
-            items = esbulk.parse(body, index, limits.max_entries)
+            items = esbulk.parse(body, index, limits.max_entries, values=values)
         except ParseError as exc:
             raise exc.to_api() from None
         check_count(len(items), limits)
@@ -170,18 +182,31 @@ async def bulk(request: Request) -> Response:
 
 
 def prepare_items(
-    svc: Any, key: KeyInfo, items: list[esbulk.Item], limits: Limits | None = None
+    svc: Any,
+    key: KeyInfo,
+    items: list[esbulk.Item],
+    limits: Limits | None = None,
+    docs: list[dict[str, Any]] | None = None,
 ) -> Prepared | None:
     """Normalise the documents of the stored actions; invalid ones become item errors.
 
     The rows are in the order of the items that still have no error, which is how
-    `bulk_response` pairs them.
+    `bulk_response` pairs them. `docs` are the unmapped documents of `parse_plain`'s
+    items (each one stored), which the ECS mapping takes on the ingestion path; the
+    items of `parse` carry their entries already mapped.
     """
-    stored = [item for item in items if item.entry is not None and item.error is None]
+    if docs is not None:
+        stored = items
+        entries: list[Any] = docs
+        mapping: esbulk.EcsDocs | None = esbulk.EcsDocs([item.index for item in items])
+    else:
+        stored = [item for item in items if item.entry is not None and item.error is None]
+        entries = [item.entry for item in stored]
+        mapping = None
     if not stored:
         return None
     try:
-        prepared = svc.ingestor.prepare(key, [item.entry for item in stored], limits=limits)
+        prepared = svc.ingestor.prepare(key, entries, limits=limits, mapping=mapping)
     except TimberyardError as error:
         if error.code != "VALIDATION_ERROR" or not error.extra.get("issues"):
             raise
@@ -200,48 +225,65 @@ def bulk_response(
 ) -> bytes:
     """The bulk response as Elasticsearch writes it, items in request order, as JSON bytes.
 
-    Written from a template per stored item rather than through dicts: a bulk of
-    thousands of documents answers with as many items, and this is on the hot path.
+    Written from a template per stored item rather than through dicts (compiled where
+    the build has it): a bulk of thousands of documents answers with as many items, and
+    this is on the hot path.
     """
-    rows = iter(prepared.rows if prepared is not None else [])
-    out: list[bytes] = []
-    errors = False
-    names: dict[str | None, bytes] = {}  # each index name (usually one) encoded once
-    for item in items:
-        if item.error is None and item.entry is not None:
-            row = next(rows)
-            index = names.get(item.index)
-            if index is None:
-                index = names[item.index] = _encode(item.index)
-            doc_id = b'"%d"' % row["id"] if item.id is None else _encode(item.id)
-            out.append(_CREATED % (_OP_NAMES[item.op], index, doc_id, row["id"]))
-            continue
-        errors = True
-        kind, reason = item.error or ("illegal_argument_exception", "invalid action")
-        result = {
-            "_index": item.index,
-            "_id": item.id,
-            "status": 400,
-            "error": {"type": kind, "reason": reason, "index": item.index},
-        }
-        out.append(_encode({item.op: result}))
+    rows = prepared.rows if prepared is not None else []
+    if _fastmodel is not None:
+        joined, errors = _fastmodel.bulk_answer(
+            items, rows, _created_head, _CREATED_MIDDLE, _CREATED_TAIL, _encode, _failed
+        )
+    else:
+        joined, errors = _answer(items, rows)
     took = int((time.monotonic() - started) * 1000)
     return b'{"took":%d,"errors":%s,"items":[%s]}' % (
         took,
         b"true" if errors else b"false",
-        b",".join(out),
+        joined,
     )
 
 
+def _answer(items: list[esbulk.Item], rows: list[dict[str, Any]]) -> tuple[bytes, bool]:
+    """`_fastmodel.bulk_answer`, for a build without it."""
+    out: list[bytes] = []
+    errors = False
+    stored = iter(rows)
+    for item in items:
+        if item.error is not None:
+            errors = True
+            out.append(_failed(item))
+            continue
+        seq = next(stored)["id"]
+        doc_id = b'"%d"' % seq if item.id is None else _encode(item.id)
+        head = _created_head(item.op, item.index)
+        out.append(head + doc_id + _CREATED_MIDDLE + b"%d" % seq + _CREATED_TAIL)
+    return b",".join(out), errors
+
+
+def _failed(item: esbulk.Item) -> bytes:
+    """The response item of an action that stored nothing."""
+    kind, reason = item.error or ("illegal_argument_exception", "invalid action")
+    result = {
+        "_index": item.index,
+        "_id": item.id,
+        "status": 400,
+        "error": {"type": kind, "reason": reason, "index": item.index},
+    }
+    return _encode({item.op: result})
+
+
 _encode = msgspec.json.Encoder().encode
-# One stored item of a bulk response (the keys of `created`): operation, _index, _id
-# (JSON) and _seq_no.
-_CREATED = (
-    b'{"%s":{"_index":%s,"_id":%s,"_version":1,"result":"created","_shards":'
-    + _encode(_SHARDS).replace(b"%", b"%%")
-    + b',"_seq_no":%d,"_primary_term":1,"status":201}}'
-)
-_OP_NAMES = {op: op.encode() for op in esbulk.STORED}
+
+
+# One stored item of a bulk response, the keys of `created` in its order: head
+# (operation and _index), _id, middle, _seq_no, tail.
+def _created_head(op: str, index: str | None) -> bytes:
+    return b'{"%s":{"_index":%s,"_id":' % (op.encode(), _encode(index))
+
+
+_CREATED_MIDDLE = b',"_version":1,"result":"created","_shards":' + _encode(_SHARDS) + b',"_seq_no":'
+_CREATED_TAIL = b',"_primary_term":1,"status":201}}'
 
 
 def created(item: esbulk.Item, row: dict[str, Any]) -> dict[str, Any]:

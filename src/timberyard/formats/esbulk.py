@@ -12,13 +12,22 @@ is, numbers kept.
 from __future__ import annotations
 
 import re
+import sys
 from dataclasses import dataclass
 from typing import Any
 
 import msgspec
 
+from .. import model
 from ..errors import ParseError
+from ..model import Limits
 from .shipper import level_of
+
+_fastmodel: Any
+try:
+    from .. import _fastmodel
+except ImportError:  # built without a C compiler: parse() and entry() do all the work
+    _fastmodel = None
 
 # Operations whose documents are stored, and those refused item by item.
 STORED = ("index", "create")
@@ -52,6 +61,8 @@ for _path, _spec in _PATHS.items():
     _head, _dot, _tail = _path.partition(".")
     if _dot:
         _NESTED.setdefault(_head, {})[_tail] = _spec
+if _fastmodel is not None:
+    _fastmodel.configure_ecs({path: spec[0] for path, spec in _PATHS.items()}, set(_NESTED))
 
 
 @dataclass(slots=True)
@@ -66,14 +77,69 @@ class Item:
     error: tuple[str, str] | None = None  # (Elasticsearch error type, reason)
 
 
-def parse(body: bytes, index: str | None = None, max_items: int | None = None) -> list[Item]:
+def parse_plain(
+    values: list[Any], index: str | None = None, max_items: int | None = None
+) -> tuple[list[Item], list[dict[str, Any]]] | None:
+    """The items and their documents, unmapped, when every line of the body is plain.
+
+    `values` are the body's lines as `decoded` gives them. Plain: index and create
+    actions naming an index, each followed by an object, no blank line, at most
+    `max_items` pairs; the compiled path takes those (`EcsDocs` maps and normalises
+    the documents). Anything else, or a build without the compiled path, is None:
+    `parse` decides, with its errors.
+    """
+    if _fastmodel is None:
+        return None
+    limit = sys.maxsize if max_items is None else max_items
+    plain: tuple[list[Item], list[dict[str, Any]]] | None = _fastmodel.bulk_plain(
+        values, index, limit, Item
+    )
+    return plain
+
+
+class EcsDocs:
+    """ECS documents as the ingestion use-case takes them (`Ingestor.prepare(mapping=...)`).
+
+    `fast` is the compiled `normalise(entry(doc, index))` of each document, None where
+    it is unsure; `raw` is `entry`, the one definition, for those.
+    """
+
+    def __init__(self, indexes: list[str | None]) -> None:
+        self.indexes = indexes
+
+    def fast(
+        self,
+        docs: list[Any],
+        defaults: dict[str, str],
+        limits: Limits,
+        now_ns: int,
+        base: dict[str, Any],
+    ) -> list[dict[str, Any] | None]:
+        if _fastmodel is None or not model.COMPILED:
+            return [None] * len(docs)
+        rows: list[dict[str, Any] | None] = _fastmodel.ecs_rows(
+            docs, self.indexes, defaults, limits.max_message_bytes, now_ns, base
+        )
+        return rows
+
+    def raw(self, docs: list[Any], position: int) -> dict[str, Any]:
+        return entry(docs[position], self.indexes[position])
+
+
+def parse(
+    body: bytes,
+    index: str | None = None,
+    max_items: int | None = None,
+    values: list[Any] | None = None,
+) -> list[Item]:
     """The actions of a bulk body; decoding stops one item past `max_items`.
 
     A malformed action line, an unknown action or an action without its document
     fails the whole request (ParseError); a document that is not a JSON object is
-    an item error.
+    an item error. `values` are the lines already `decoded`, if they are.
     """
-    values = _decoded(body)
+    if values is None:
+        values = decoded(body)
     lines = _Lines(body)
     items: list[Item] = []
     count = len(values)
@@ -129,13 +195,21 @@ def parse(body: bytes, index: str | None = None, max_items: int | None = None) -
     return items
 
 
-# Markers of `_decoded`: a blank line, and a line that is not JSON.
+# Markers of `decoded`: a blank line, and a line that is not JSON.
 _EMPTY = object()
 _INVALID = object()
 
 
-def _decoded(body: bytes) -> list[Any]:
-    """Each line decoded, or a marker; one call into the decoder when every line is valid."""
+_DECODE_ERRORS = (msgspec.DecodeError, UnicodeDecodeError, RecursionError)
+
+
+def decoded(body: bytes) -> list[Any]:
+    """Each line decoded, or a marker (`_EMPTY`, `_INVALID`); blank lines at the end may
+    be left out. Compiled, a line per call with the repeated action line decoded once;
+    else one call into the decoder when every line is valid."""
+    if _fastmodel is not None:
+        lines: list[Any] = _fastmodel.bulk_lines(body, _decode, _EMPTY, _INVALID, _DECODE_ERRORS)
+        return lines
     size = len(body)
     lead = 0
     while lead < size and body[lead] == 10:  # leading empty lines
@@ -144,19 +218,20 @@ def _decoded(body: bytes) -> list[Any]:
     while end > lead and body[end - 1] == 10:  # trailing ones
         end -= 1
     if end > lead:
+        values: list[Any] | None
         try:
             # Skips blank lines: the count below tells whether there were any inside.
-            decoded = _decode_lines(body)
-        except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
-            decoded = None
+            values = _decode_lines(body)
+        except _DECODE_ERRORS:
+            values = None
         # Equal counts and no blank line: every line held exactly one value (a line of
         # two values, which decode_lines also splits, cannot hide behind a blank one).
         if (
-            decoded is not None
-            and len(decoded) == body.count(b"\n", lead, end) + 1
+            values is not None
+            and len(values) == body.count(b"\n", lead, end) + 1
             and not _has_blank_line(body, lead, end)
         ):
-            return [_EMPTY] * lead + decoded if lead else decoded
+            return [_EMPTY] * lead + values if lead else values
     return [_decode_line(line) if line.strip() else _EMPTY for line in body.split(b"\n")]
 
 
@@ -192,7 +267,7 @@ class _Lines:
 def _decode_line(line: bytes) -> Any:
     try:
         return _decode(line)
-    except (msgspec.DecodeError, UnicodeDecodeError, RecursionError):
+    except _DECODE_ERRORS:
         return _INVALID
 
 

@@ -17,7 +17,7 @@ from __future__ import annotations
 import asyncio
 from collections.abc import Callable, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, Protocol
 
 from .. import formats
 from ..alerts.fingerprint import fingerprint
@@ -65,6 +65,26 @@ class Accepted:
     def reported_errors(self) -> list[dict[str, Any]]:
         """The first MAX_REPORTED_ERRORS rejected entries, for a response body."""
         return self.errors[:MAX_REPORTED_ERRORS]
+
+
+class EntryMapping(Protocol):
+    """Entries in a protocol's own shape (ECS documents, say), normalised through it.
+
+    `fast` returns, for each entry, the row that `normalise(raw(entries, i))` would,
+    or None where it is unsure; `raw` is the protocol's one definition of the entry
+    in our input vocabulary, for those.
+    """
+
+    def fast(
+        self,
+        entries: list[Any],
+        defaults: dict[str, str],
+        limits: Limits,
+        now_ns: int,
+        base: dict[str, Any],
+    ) -> list[Row | None]: ...
+
+    def raw(self, entries: list[Any], position: int) -> Any: ...
 
 
 def parse_defaults(values: dict[str, str | None]) -> dict[str, str]:
@@ -156,14 +176,18 @@ class Ingestor:
         lines: list[int] | None = None,
         limits: Limits | None = None,
         now_ns: int | None = None,
+        mapping: EntryMapping | None = None,
     ) -> Prepared:
-        """Normalise and fingerprint; VALIDATION_ERROR under `strict` or when none is valid."""
+        """Normalise and fingerprint; VALIDATION_ERROR under `strict` or when none is valid.
+
+        With a `mapping`, the entries are in a protocol's shape and it makes them ours.
+        """
         limits = limits or self.limits
         now_ns = self.clock.now_ns() if now_ns is None else now_ns
         entries = raw_entries if isinstance(raw_entries, list) else list(raw_entries)
         check_count(len(entries), limits)
         rows, errors = normalise_rows(
-            entries, defaults or {}, limits, now_ns, grant.project_id, lines
+            entries, defaults or {}, limits, now_ns, grant.project_id, lines, mapping
         )
         if errors and (strict or not rows):
             raise invalid_entries(errors)
@@ -280,18 +304,21 @@ def normalise_rows(
     now_ns: int,
     project_id: str,
     lines: list[int] | None = None,
+    mapping: EntryMapping | None = None,
 ) -> tuple[list[Row], list[dict[str, Any]]]:
     """Canonical rows of the valid entries (errors fingerprinted), and one error per invalid one."""
     rows: list[Row] = []
     errors: list[dict[str, Any]] = []
     base = {"project_id": project_id, "received_ms": now_ns // 1_000_000}
-    fast = normalise_many(entries, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
+    if mapping is None:
+        fast = normalise_many(entries, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
+    else:
+        fast = mapping.fast(entries, defaults, limits, now_ns, base)
     for index, row in enumerate(fast):
         if row is None:
+            raw = entries[index] if mapping is None else mapping.raw(entries, index)
             try:
-                row = normalise(
-                    entries[index], defaults=defaults, limits=limits, now_ns=now_ns, base=base
-                )
+                row = normalise(raw, defaults=defaults, limits=limits, now_ns=now_ns, base=base)
             except ValidationIssue as issue:
                 error: dict[str, Any] = {"index": index, "error": issue.reason}
                 if lines is not None:
